@@ -1,0 +1,183 @@
+"""Virtualenvs and installs, running Django's tests/runtests.py, recording each
+test's outcome, and the pristine-vs-patched (red/green) comparison."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError
+
+RUNNER_DIR = SCRIPTS_DIR / "runner"
+DJANGO_TEST_REQUIREMENTS = PROJECT_DIR / "requirements" / "django-tests.txt"
+FAILING_OUTCOMES = {"fail", "error"}
+
+
+def run_checked(command, what, next_step, cwd=None):
+    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise OperationError(
+            f"{what} failed:\n{(completed.stdout + completed.stderr).strip()}", next_step
+        )
+    return completed.stdout
+
+
+def create_venv(base_python, venv_dir):
+    venv_dir = Path(venv_dir)
+    python = venv_dir / "bin" / "python"
+    if python.exists():
+        print(f"Reusing the virtualenv {venv_dir}", flush=True)
+        return python
+    print(f"Creating the virtualenv {venv_dir} with {base_python}...", flush=True)
+    run_checked(
+        [base_python, "-m", "venv", str(venv_dir)],
+        f"creating {venv_dir}",
+        f"remove {venv_dir} and retry",
+    )
+    return python
+
+
+def ensure_pip(python):
+    # Environments made by uv (e.g. tox-uv) come without pip.
+    probe = subprocess.run([python, "-m", "pip", "--version"], capture_output=True)
+    if probe.returncode != 0:
+        run_checked(
+            [python, "-m", "ensurepip", "--default-pip"],
+            "bootstrapping pip",
+            f"install pip into {python}'s environment",
+        )
+
+
+def install_fork(python, fork):
+    """Install the fork editable plus what runtests.py needs into python's env."""
+    print(f"Installing {fork} (editable) and {DJANGO_TEST_REQUIREMENTS.name} "
+          f"into {python}...", flush=True)
+    ensure_pip(python)
+    run_checked(
+        [python, "-m", "pip", "install", "-q", "-e", str(fork),
+         "-r", str(DJANGO_TEST_REQUIREMENTS)],
+        f"installing {fork}",
+        "check the pip output above; PyPI must be reachable",
+    )
+
+
+def stream_command(command, cwd, env):
+    """Run command, echoing its output as it comes; return (status, output)."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    chunks = []
+    while True:
+        chunk = os.read(process.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+    process.stdout.close()
+    return process.wait(), b"".join(chunks).decode(errors="replace")
+
+
+def run_runtests(python, tree, labels, parallel=None, import_from_tree=False):
+    """Run tests/runtests.py in tree; return (exit status, {test id: outcome}).
+
+    import_from_tree puts the tree first on PYTHONPATH so django is imported from it
+    rather than from the installed (patched) fork.
+    """
+    tree = Path(tree)
+    env = dict(os.environ)
+    paths = [str(RUNNER_DIR)] + ([str(tree)] if import_from_tree else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    with tempfile.TemporaryDirectory() as scratch:
+        results_path = Path(scratch) / "results.json"
+        env["PATCHSET_RESULTS"] = str(results_path)
+        command = [str(python), "runtests.py", "--settings", "patchset_test_settings"]
+        if parallel is not None:
+            command += ["--parallel", str(parallel)]
+        command += list(labels)
+        print(f"$ cd {tree / 'tests'} && {' '.join(command)}", flush=True)
+        status, output = stream_command(command, tree / "tests", env)
+        expected = f"Testing against Django installed in '{tree / 'django'}'"
+        if expected not in output:
+            raise OperationError(
+                f"runtests.py in {tree} did not test {tree / 'django'} "
+                "(its 'Testing against Django installed in' line differs or is missing)",
+                "check PYTHONPATH and what is installed in the interpreter",
+            )
+        if not results_path.exists():
+            raise OperationError(
+                f"runtests.py in {tree} recorded no results (exit status {status})",
+                "read its output above",
+            )
+        return status, json.loads(results_path.read_text())
+
+
+@dataclasses.dataclass
+class Comparison:
+    new_tests: list
+    red_green: list
+    unchanged: int
+    violations: list  # (test id, reverted outcome, patched outcome, rule broken)
+    load_failures: list  # (test id, tree)
+    patched_count: int
+    reverted_count: int
+
+    @property
+    def ok(self):
+        return not self.violations and self.patched_count > 0
+
+
+def compare_outcomes(new_ids, patched, reverted):
+    """Apply the red/green rules: each new test fails/errors on the reverted tree and
+    passes on the patched one; every other test has the same outcome on both."""
+    violations, red_green, unchanged = [], [], 0
+    for test_id in sorted(new_ids):
+        before, after = reverted.get(test_id, "missing"), patched.get(test_id, "missing")
+        if before in FAILING_OUTCOMES and after == "pass":
+            red_green.append(test_id)
+        else:
+            violations.append((test_id, before, after, "new test must be red then green"))
+    for test_id in sorted((set(patched) | set(reverted)) - set(new_ids)):
+        before, after = reverted.get(test_id, "missing"), patched.get(test_id, "missing")
+        if before == after:
+            unchanged += 1
+        else:
+            violations.append((test_id, before, after, "outcome changed"))
+    load_failures = [
+        (test_id, tree)
+        for tree, outcomes in (("patched", patched), ("reverted", reverted))
+        for test_id in sorted(outcomes)
+        if test_id.startswith("unittest.loader._FailedTest")
+    ]
+    return Comparison(sorted(new_ids), red_green, unchanged, violations,
+                      load_failures, len(patched), len(reverted))
+
+
+def format_comparison(comparison, title):
+    lines = [
+        f"Red/green: {title}",
+        f"  tests recorded         patched {comparison.patched_count}, "
+        f"reverted {comparison.reverted_count}",
+        f"  new tests              {len(comparison.new_tests)}",
+        f"  red -> green           {len(comparison.red_green)}",
+        f"  same outcome on both   {comparison.unchanged}",
+        f"  violations             {len(comparison.violations)}",
+    ]
+    for test_id, before, after, rule in comparison.violations:
+        lines.append(f"    {test_id}: reverted {before}, patched {after} ({rule})")
+    lines.append(f"  import/setup failures  {len(comparison.load_failures)}")
+    for test_id, tree in comparison.load_failures:
+        lines.append(f"    {test_id} ({tree})")
+    if comparison.patched_count == 0:
+        lines.append("  no test ran on the patched tree")
+    lines.append("verdict: " + ("OK" if comparison.ok else "FAILED"))
+    return "\n".join(lines)
+
+
+def summarize_outcomes(outcomes):
+    counts = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return ", ".join(f"{counts[name]} {name}" for name in sorted(counts))

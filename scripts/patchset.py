@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""patchset: materialize, test, apply, export and compare the async-callable patch
+series for Django.
+
+Run `python3 scripts/patchset.py --help`; each subcommand has its own --help.
+Exit status: 0 success, 1 the operation failed, 2 usage error.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from releases import (
+    PROJECT_DIR,
+    OperationError,
+    UsageError,
+    first_available_python,
+    load_manifest,
+    python_version_of,
+)
+from gitcmd import GitError
+
+DEFAULT_FORK = PROJECT_DIR / "django_fork"
+
+
+def venv_dir_for(manifest, release):
+    if release.series == manifest.default_series:
+        return PROJECT_DIR / ".venv"
+    return PROJECT_DIR / f".venv-{release.series}"
+
+
+def labels_for(manifest, requested):
+    from fork import REGRESSION_LABEL, regression_dir
+
+    if requested:
+        return list(requested)
+    labels = list(manifest.labels)
+    if regression_dir().is_dir():
+        labels.append(REGRESSION_LABEL)
+    return labels
+
+
+# Subcommands ------------------------------------------------------------------
+
+
+def cmd_fetch(args, manifest):
+    from sdist import fetch_sdist
+
+    series = list(manifest.releases) if args.all else [manifest.release(args.series).series]
+    for name in series:
+        path = fetch_sdist(manifest.release(name))
+        print(f"{name}: {path} (sha256 verified)")
+    return 0
+
+
+def cmd_materialize(args, manifest):
+    from fork import materialize_fork
+
+    materialize_fork(args.dest, manifest.release(args.series))
+    return 0
+
+
+def run_series_tests(release, python, fork, labels, compare, parallel):
+    """Install the fork into python's environment, run the labels on the patched
+    tree and, when comparing, on the reverted one; return the exit status."""
+    from djangotests import (
+        compare_outcomes,
+        format_comparison,
+        install_fork,
+        run_runtests,
+        summarize_outcomes,
+    )
+    from fork import build_reverted_tree, new_test_ids
+
+    install_fork(python, fork)
+    print(f"Running {len(labels)} label(s) on the patched tree...", flush=True)
+    status, patched = run_runtests(python, fork, labels, parallel)
+    print(f"Patched tree: {summarize_outcomes(patched)} (runtests.py exit {status})", flush=True)
+    if not compare:
+        return 0 if status == 0 else 1
+    print("Building the reverted tree (django/ as released, patched tests/)...", flush=True)
+    reverted_tree = build_reverted_tree(fork, release)
+    print(f"Running {len(labels)} label(s) on the reverted tree...", flush=True)
+    reverted_status, reverted = run_runtests(
+        python, reverted_tree, labels, parallel, import_from_tree=True
+    )
+    print(f"Reverted tree: {summarize_outcomes(reverted)} "
+          f"(runtests.py exit {reverted_status})", flush=True)
+    comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted)
+    title = (f"series {release.series} (Django {release.version}) "
+             f"on Python {python_version_of(python)}")
+    print(format_comparison(comparison, title), flush=True)
+    return 0 if comparison.ok else 1
+
+
+def cmd_test(args, manifest):
+    from fork import materialize_fork
+
+    release = manifest.release(args.series)
+    fork = materialize_fork(Path(args.workdir) / "django_fork", release)
+    labels = labels_for(manifest, args.labels)
+    return run_series_tests(release, args.python, fork, labels,
+                            args.compare_pristine, args.parallel)
+
+
+def cmd_setup(args, manifest):
+    from djangotests import create_venv
+    from fork import materialize_fork
+    from releases import find_python
+
+    release = manifest.release(args.series)
+    if args.python:
+        base_python = find_python(args.python)
+        if base_python is None:
+            raise OperationError(f"no Python {args.python} found",
+                                 "install it (e.g. with pyenv) or pick another --python")
+    else:
+        base_python = first_available_python(release)
+    fork = materialize_fork(DEFAULT_FORK, release)
+    python = create_venv(base_python, venv_dir_for(manifest, release)).absolute()
+    labels = labels_for(manifest, None)
+    status = run_series_tests(release, str(python), fork, labels, True, None)
+    print()
+    if status == 0:
+        print(f"Verdict: the {release.series} series (Django {release.version}) passes "
+              "its red/green check on the affected labels.")
+    else:
+        print(f"Verdict: the {release.series} series (Django {release.version}) FAILED "
+              "its red/green check (see the table above).")
+    print("Run Django's tests by hand with:")
+    print(f"  cd {fork / 'tests'} && {python} runtests.py middleware")
+    return status
+
+
+def cmd_apply(args, manifest):
+    from fork import apply_to_user_fork
+
+    return apply_to_user_fork(Path(args.path), manifest, args.series)
+
+
+def cmd_export(args, manifest):
+    from fork import export_series
+
+    return export_series(Path(args.fork), manifest, args.series)
+
+
+def cmd_compare(args, manifest):
+    from fork import compare_series
+
+    return compare_series(manifest.release(args.a), manifest.release(args.b),
+                          Path(args.fork) if args.fork else None)
+
+
+# Command line -----------------------------------------------------------------
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="patchset.py",
+        description="Materialize, test, apply, export and compare the async-callable "
+        "patch series for Django.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fetch = sub.add_parser("fetch", help="download and verify sdists into the cache")
+    which = fetch.add_mutually_exclusive_group()
+    which.add_argument("--series", help="series to fetch (default: the default series)")
+    which.add_argument("--all", action="store_true", help="fetch every series")
+    fetch.set_defaults(handler=cmd_fetch)
+
+    materialize = sub.add_parser("materialize", help="build a git fork of a release with the series applied")
+    materialize.add_argument("--series")
+    materialize.add_argument("--dest", default=str(DEFAULT_FORK), help="default: ./django_fork")
+    materialize.set_defaults(handler=cmd_materialize)
+
+    setup = sub.add_parser("setup", help="fork + virtualenv + red/green run of the default series")
+    setup.add_argument("--series")
+    setup.add_argument("--python", metavar="X.Y", help="Python version for the virtualenv")
+    setup.set_defaults(handler=cmd_setup)
+
+    test = sub.add_parser("test", help="materialize in WORKDIR and run Django's tests (tox envs call this)")
+    test.add_argument("--series", required=True)
+    test.add_argument("--python", default=sys.executable, metavar="EXE",
+                      help="interpreter to install into and test with (default: this one)")
+    test.add_argument("--workdir", default=str(PROJECT_DIR), help="the fork goes to WORKDIR/django_fork")
+    test.add_argument("--compare-pristine", action="store_true",
+                      help="also run on the release's django/ and apply the red/green rules")
+    test.add_argument("--labels", nargs="+", metavar="LABEL",
+                      help="runtests.py labels (default: the manifest's)")
+    test.add_argument("--parallel", type=int, metavar="N")
+    test.set_defaults(handler=cmd_test)
+
+    apply = sub.add_parser("apply", help="apply the series to your own Django git checkout")
+    apply.add_argument("path")
+    apply.add_argument("--series", help="default: picked from django/__init__.py's VERSION")
+    apply.set_defaults(handler=cmd_apply)
+
+    export = sub.add_parser("export", help="regenerate patches/<series>/ from the fork's branch")
+    export.add_argument("--series", help="default: the fork's own series")
+    export.add_argument("--fork", default=str(DEFAULT_FORK))
+    export.set_defaults(handler=cmd_export)
+
+    compare = sub.add_parser("compare", help="git range-diff between two series")
+    compare.add_argument("a", metavar="A")
+    compare.add_argument("b", metavar="B")
+    compare.add_argument("--fork", help="take a series' commits from this fork's branch when it has one")
+    compare.set_defaults(handler=cmd_compare)
+    return parser
+
+
+def report_error(message, next_step):
+    print(f"error: {message}", file=sys.stderr)
+    if next_step:
+        print(f"next step: {next_step}", file=sys.stderr)
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # argparse reports usage errors itself
+        return exit.code if isinstance(exit.code, int) else 2
+    try:
+        manifest = load_manifest()
+        return args.handler(args, manifest)
+    except UsageError as error:
+        report_error(error, error.next_step)
+        return 2
+    except OperationError as error:
+        report_error(error, error.next_step)
+        return 1
+    except GitError as error:
+        report_error(error, "fix the cause above and run the command again")
+        return 1
+    except KeyboardInterrupt:
+        report_error("interrupted", None)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""A DiscoverRunner that records each test's outcome as JSON.
+
+Outcomes come from the result object's callbacks, not from unittest's text, and
+with --parallel the workers' events are replayed on this result in the parent.
+The file is written to the path in $PATCHSET_RESULTS.
+"""
+
+import json
+import os
+import unittest
+
+from django.test.runner import DiscoverRunner
+
+
+class RecordingTextTestResult(unittest.TextTestResult):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.outcomes = {}
+
+    def record(self, test, outcome):
+        self.outcomes[test.id()] = outcome
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        # A failed subTest already marked the test; success must not hide it.
+        self.outcomes.setdefault(test.id(), "pass")
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self.record(test, "fail")
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self.record(test, "error")
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self.record(test, "skip")
+
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self.record(test, "xfail")
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self.record(test, "upass")
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            failed = issubclass(err[0], test.failureException)
+            if self.outcomes.get(test.id()) != "error":
+                self.record(test, "fail" if failed else "error")
+
+
+class RecordingDiscoverRunner(DiscoverRunner):
+    def get_resultclass(self):
+        return super().get_resultclass() or RecordingTextTestResult
+
+    def run_suite(self, suite, **kwargs):
+        result = super().run_suite(suite, **kwargs)
+        path = os.environ.get("PATCHSET_RESULTS")
+        if path:
+            outcomes = getattr(result, "outcomes", {})
+            with open(path, "w") as stream:
+                json.dump(outcomes, stream, indent=0, sort_keys=True)
+        return result
