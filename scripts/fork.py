@@ -2,8 +2,8 @@
 git work around it (materialize, apply to a user's fork, export, compare)."""
 
 import ast
-import os
 import shutil
+import sys
 import tarfile
 import tempfile
 from pathlib import Path
@@ -216,7 +216,7 @@ def build_reverted_tree(fork, release):
 # New tests: found with ast, never by running them ------------------------------
 
 
-def test_ids_in_source(module, source):
+def defined_test_ids(module, source):
     """module.Class.method for every test* method, including those a class inherits
     from classes defined in the same module."""
     try:
@@ -262,14 +262,243 @@ def new_test_ids(fork, release):
         if not path.endswith(".py"):
             continue
         module = module_name(Path(path).relative_to("tests"))
-        patched = test_ids_in_source(module, (fork / path).read_text())
+        patched = defined_test_ids(module, (fork / path).read_text())
         try:
             released_source = git(["show", f"{upstream_tag(release)}:{path}"], fork)
         except GitError:
             released_source = ""
-        new |= patched - test_ids_in_source(module, released_source)
+        new |= patched - defined_test_ids(module, released_source)
     if regression_dir().is_dir():
         for path in sorted(regression_dir().rglob("*.py")):
             relative = Path(REGRESSION_LABEL) / path.relative_to(regression_dir())
-            new |= test_ids_in_source(module_name(relative), path.read_text())
+            new |= defined_test_ids(module_name(relative), path.read_text())
     return new
+
+
+# Applying the series to a user's own fork ------------------------------------
+
+
+def django_version_of(checkout):
+    """The (major, minor) of VERSION in django/__init__.py, read without importing."""
+    source = (Path(checkout) / "django" / "__init__.py").read_text()
+    for node in ast.parse(source).body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "VERSION" for t in node.targets)
+            and isinstance(node.value, ast.Tuple)
+        ):
+            major, minor = (ast.literal_eval(element) for element in node.value.elts[:2])
+            return major, minor
+    return None
+
+
+def operation_in_progress(checkout):
+    """'am' or 'rebase' when git is paused in one of them, else None."""
+    def git_path(name):
+        path = Path(run_git(["rev-parse", "--git-path", name], checkout).strip())
+        return path if path.is_absolute() else Path(checkout) / path
+
+    rebase_apply = git_path("rebase-apply")
+    if rebase_apply.is_dir():
+        return "am" if (rebase_apply / "applying").exists() else "rebase"
+    if git_path("rebase-merge").is_dir():
+        return "rebase"
+    return None
+
+
+def patch_ids(diff_text, checkout):
+    output = run_git(["patch-id", "--stable"], checkout, ISOLATED_CONFIG, input=diff_text)
+    return [line.split()[0] for line in output.splitlines() if line.strip()]
+
+
+RECENT_COMMITS_CHECKED = 1000
+
+
+def applied_patch_ids(checkout):
+    """Patch ids of the recent commits on HEAD (read with default diff settings, the
+    ones our patch files were written with)."""
+    log = run_git(
+        ["log", "-p", "--no-merges", "--no-color", f"--max-count={RECENT_COMMITS_CHECKED}", "HEAD"],
+        checkout,
+        ISOLATED_CONFIG,
+    )
+    return set(patch_ids(log, checkout))
+
+
+def check_django_checkout(checkout):
+    if not (checkout / "django" / "__init__.py").is_file():
+        raise UsageError(
+            f"{checkout} is not a Django checkout (no django/__init__.py)",
+            "pass the top folder of your Django git clone",
+        )
+    try:
+        top = run_git(["rev-parse", "--show-toplevel"], checkout).strip()
+    except GitError:
+        top = None
+    if top is None or Path(top).resolve() != checkout.resolve():
+        raise UsageError(
+            f"{checkout} is not the top of a git checkout",
+            "pass the top folder of your Django git clone",
+        )
+
+
+def check_ready_to_apply(checkout):
+    in_progress = operation_in_progress(checkout)
+    if in_progress == "am":
+        raise OperationError(
+            f"a `git am` is already in progress in {checkout}",
+            f"finish it with `git -C {checkout} am --continue` or drop it with "
+            f"`git -C {checkout} am --abort`, then run apply again",
+        )
+    if in_progress == "rebase":
+        raise OperationError(
+            f"a rebase is in progress in {checkout}",
+            f"finish it with `git -C {checkout} rebase --continue` or drop it with "
+            f"`git -C {checkout} rebase --abort`, then run apply again",
+        )
+    if run_git(["status", "--porcelain", "--untracked-files=no"], checkout).strip():
+        raise OperationError(
+            f"{checkout} has uncommitted changes",
+            f"commit or stash them (`git -C {checkout} stash`), then run apply again",
+        )
+
+
+def series_for_checkout(checkout, manifest, series):
+    if series:
+        return manifest.release(series)
+    version = django_version_of(checkout)
+    if version is None:
+        raise OperationError(
+            f"no VERSION tuple in {checkout / 'django' / '__init__.py'}",
+            "pass --series explicitly",
+        )
+    detected = f"{version[0]}.{version[1]}"
+    if detected not in manifest.releases:
+        raise OperationError(
+            f"Django {detected} (from {checkout / 'django' / '__init__.py'}) has no patch series",
+            f"the series are {', '.join(manifest.releases)}; pass --series to pick one",
+        )
+    return manifest.releases[detected]
+
+
+def apply_to_user_fork(checkout, manifest, series=None):
+    """git am -3 the series onto the checked-out branch of the user's Django clone,
+    with the user's own git configuration; return the exit status."""
+    checkout = Path(checkout).absolute()
+    if not checkout.is_dir():
+        raise UsageError(f"{checkout} is not a directory", "pass the top folder of your Django git clone")
+    check_django_checkout(checkout)
+    check_ready_to_apply(checkout)
+    release = series_for_checkout(checkout, manifest, series)
+    patch_files = series_patch_files(release)
+    if not patch_files:
+        print(f"Series {release.series} has no patches: nothing to apply.")
+        return 0
+    present = applied_patch_ids(checkout)
+    missing = [p for p in patch_files if patch_ids(p.read_text(), checkout)[0] not in present]
+    if not missing:
+        print(f"Series {release.series} is already applied in {checkout}: nothing to do.")
+        return 0
+    for patch in patch_files:
+        if patch not in missing:
+            print(f"Already applied: {patch.name}")
+    print(f"Applying {len(missing)} patch(es) of series {release.series} with `git am -3`...")
+    try:
+        run_git(["am", "-3", "--keep-non-patch", *map(str, missing)], checkout)
+    except GitError as error:
+        if operation_in_progress(checkout) != "am":
+            raise
+        print(error.output, file=sys.stderr)
+        raise OperationError(
+            f"a patch of series {release.series} did not apply cleanly; {checkout} is "
+            "stopped in git am",
+            f"resolve the conflicts, `git -C {checkout} add` the files, then "
+            f"`git -C {checkout} am --continue`; or undo everything with "
+            f"`git -C {checkout} am --abort`",
+        ) from None
+    for patch in missing:
+        print(f"Applied: {patch.name}")
+    print(f"Series {release.series} applied in {checkout}.")
+    return 0
+
+
+# Export and compare ----------------------------------------------------------
+
+
+def fork_series(fork):
+    if not is_generated_fork(fork):
+        raise OperationError(
+            f"{fork} is not a fork made by patchset.py",
+            "run `python3 scripts/patchset.py materialize` first",
+        )
+    return git(["config", "--local", "--get", f"{CONFIG_SECTION}.series"], fork).strip()
+
+
+def export_series(fork, manifest, series=None):
+    """Regenerate patches/<series>/ from upstream/<v>..patched/<series>."""
+    fork = Path(fork).absolute()
+    release = manifest.release(series or fork_series(fork))
+    if series and fork_series(fork) != series:
+        raise OperationError(
+            f"{fork} holds series {fork_series(fork)}, not {series}",
+            f"pass the fork of series {series} with --fork",
+        )
+    if operation_in_progress(fork):
+        raise OperationError(
+            f"a `git am` or rebase is in progress in {fork}",
+            f"finish it (`git -C {fork} am --continue`) or drop it, then export again",
+        )
+    target = patches_dir(release)
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("[0-9][0-9][0-9][0-9]-*.patch"):
+        old.unlink()
+    revisions = f"{upstream_tag(release)}..{patched_branch(release)}"
+    written = git(
+        ["format-patch", "--zero-commit", "--no-signature", "-N", "-o", str(target), revisions],
+        fork,
+    ).split()
+    for path in written:
+        print(f"Wrote {path}")
+    print(f"Exported {len(written)} patch(es) of series {release.series} to {target}.")
+    if git(["status", "--porcelain", "--untracked-files=no"], fork).strip():
+        print(f"Note: {fork} has uncommitted changes; only commits are exported.")
+    return 0
+
+
+def has_ref(repo, ref):
+    try:
+        git(["rev-parse", "--verify", "-q", ref], repo)
+    except GitError:
+        return False
+    return True
+
+
+def add_series_to_repo(repo, release, fork=None):
+    """Give repo the upstream tag and patched branch of release: from fork when it has
+    them (so unexported edits are compared), else by importing and applying."""
+    tag, branch = upstream_tag(release), patched_branch(release)
+    if fork is not None and has_ref(fork, f"refs/heads/{branch}") and has_ref(fork, f"refs/tags/{tag}"):
+        git(["fetch", "-q", "--no-tags", str(fork),
+             f"refs/heads/{branch}:refs/heads/{branch}", f"refs/tags/{tag}:refs/tags/{tag}"], repo)
+        return
+    commit = import_release(repo, release, fetch_sdist(release))
+    git(["checkout", "-q", "-f", "-B", branch, commit], repo)
+    apply_series(repo, release)
+
+
+def compare_series(release_a, release_b, fork=None):
+    """Print `git range-diff` between two series, each on its own release."""
+    with tempfile.TemporaryDirectory() as scratch:
+        repo = Path(scratch)
+        git(["init", "-q"], repo)
+        for release in (release_a, release_b):
+            add_series_to_repo(repo, release, fork)
+        ranges = [
+            f"{upstream_tag(r)}..{patched_branch(r)}" for r in (release_a, release_b)
+        ]
+        output = git(["range-diff", "--no-color", *ranges], repo)
+    if output.strip():
+        print(output, end="")
+    else:
+        print(f"Series {release_a.series} and {release_b.series} both have no patches.")
+    return 0

@@ -1,0 +1,156 @@
+from pathlib import Path
+
+from conftest import FAKE_FILES, commit_all, git
+from patchset import main
+
+
+def test_checksum_mismatch_fails_and_unpacks_nothing(project, tmp_path, capsys):
+    cached = tmp_path / "cache" / "sdists" / "django-6.1.3.tar.gz"
+    cached.write_bytes(cached.read_bytes() + b"tampered")
+    dest = tmp_path / "fork"
+
+    assert main(["materialize", "--dest", str(dest)]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: checksum mismatch for django-6.1.3.tar.gz: expected sha256 ")
+    assert "the file was removed from the cache" in err
+    assert "next step: run `python3 scripts/patchset.py fetch --series 6.1`" in err
+    assert not dest.exists()
+    assert not cached.exists()
+
+
+def test_fetch_verifies_the_cached_sdist(project, capsys):
+    assert main(["fetch", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "6.1: " in out and "6.0: " in out and "(sha256 verified)" in out
+
+
+def test_materialize_builds_tagged_import_and_branch(project, tmp_path):
+    dest = tmp_path / "fork"
+
+    assert main(["materialize", "--dest", str(dest)]) == 0
+
+    assert git(["branch", "--show-current"], dest) == "patched/6.1\n"
+    assert git(["log", "--format=%an <%ae> %ad %cn %cd", "--date=iso-strict", "upstream/6.1.3"], dest) == (
+        "Django sdist import <sdist-import@localhost> 2000-01-01T00:00:00+00:00 "
+        "Django sdist import 2000-01-01T00:00:00+00:00\n"
+    )
+    assert git(["log", "-1", "--format=%B", "upstream/6.1.3"], dest).startswith(
+        "Imported Django 6.1.3 from its PyPI sdist.\n\nsha256: "
+    )
+    assert not (dest / "Django.egg-info").exists()
+    assert (dest / "django" / "core.py").read_text() == FAKE_FILES["django/core.py"]
+    assert git(["config", "--local", "patchset.series"], dest) == "6.1\n"
+    assert git(["status", "--porcelain"], dest) == ""
+
+
+def test_import_is_reproducible(project, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+
+    assert main(["materialize", "--dest", str(first)]) == 0
+    assert main(["materialize", "--dest", str(second)]) == 0
+
+    commit_ids = [git(["rev-parse", "upstream/6.1.3"], repo) for repo in (first, second)]
+    assert commit_ids[0] == commit_ids[1]
+
+
+def test_rematerializing_replaces_a_generated_fork(project, tmp_path):
+    dest = tmp_path / "fork"
+    assert main(["materialize", "--dest", str(dest)]) == 0
+    (dest / "stray.txt").write_text("left over\n")
+
+    assert main(["materialize", "--dest", str(dest)]) == 0
+
+    assert not (dest / "stray.txt").exists()
+
+
+def test_materialize_refuses_to_replace_a_folder_it_did_not_make(project, tmp_path, capsys):
+    dest = tmp_path / "precious"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("mine\n")
+
+    assert main(["materialize", "--dest", str(dest)]) == 1
+
+    assert capsys.readouterr().err == (
+        f"error: refusing to replace {dest}: it is not a fork made by patchset.py "
+        "(no patchset.series in its git config)\n"
+        "next step: move it away or pass another --dest\n"
+    )
+    assert (dest / "notes.txt").read_text() == "mine\n"
+
+
+def test_series_is_applied_with_fixed_committer_and_kept_prefix(project, series_patch, tmp_path):
+    dest = tmp_path / "fork"
+
+    assert main(["materialize", "--dest", str(dest)]) == 0
+
+    assert git(["log", "-1", "--format=%s|%an|%cn|%cd", "--date=iso-strict"], dest) == (
+        "[6.1.x] Fixed #1 -- Made is_async() look at __call__.|Patch Author|"
+        "Django sdist import|2001-02-03T04:05:06+00:00\n"
+    )
+
+
+def test_materialize_with_the_series_is_reproducible(project, series_patch, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+
+    assert main(["materialize", "--dest", str(first)]) == 0
+    assert main(["materialize", "--dest", str(second)]) == 0
+
+    assert git(["rev-parse", "HEAD"], first) == git(["rev-parse", "HEAD"], second)
+
+
+def test_import_then_export_reproduces_the_patch_files(project, series_patch, tmp_path):
+    before = {path.name: path.read_bytes() for path in series_patch}
+    assert list(before) == ["0001-6.1.x-Fixed-1-Made-is_async-look-at-__call__.patch"]
+    dest = tmp_path / "fork"
+
+    assert main(["materialize", "--dest", str(dest)]) == 0
+    assert main(["export", "--fork", str(dest)]) == 0
+
+    after = {path.name: path.read_bytes() for path in (project / "patches" / "6.1").glob("*.patch")}
+    assert after == before
+
+
+def test_export_replaces_the_old_patch_files(project, series_patch, tmp_path, capsys):
+    dest = tmp_path / "fork"
+    assert main(["materialize", "--dest", str(dest)]) == 0
+    git(["-c", "user.name=A", "-c", "user.email=a@b", "commit", "-q", "--amend",
+         "-m", "[6.1.x] Fixed #1 -- Reworded."], dest)
+
+    assert main(["export", "--fork", str(dest)]) == 0
+
+    names = [p.name for p in (project / "patches" / "6.1").glob("*.patch")]
+    assert names == ["0001-6.1.x-Fixed-1-Reworded.patch"]
+    assert "Exported 1 patch(es) of series 6.1" in capsys.readouterr().out
+
+
+def test_export_refuses_a_folder_that_is_not_a_generated_fork(project, tmp_path, capsys):
+    assert main(["export", "--fork", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path} is not a fork made by patchset.py\n"
+        "next step: run `python3 scripts/patchset.py materialize` first\n"
+    )
+
+
+def test_compare_shows_range_diff_between_series(project, series_patch, capsys):
+    backport = project / "patches" / "6.0" / series_patch[0].name
+    backport.write_bytes(series_patch[0].read_bytes().replace(b"[6.1.x]", b"[6.0.x]"))
+    capsys.readouterr()
+
+    assert main(["compare", "6.1", "6.0"]) == 0
+
+    out = capsys.readouterr().out
+    assert "1:  " in out and " ! 1:  " in out
+    assert "[6.0.x] Fixed #1" in out
+
+
+def test_regression_app_is_linked_and_excluded(project, tmp_path):
+    (project / "tests_regression").mkdir()
+    (project / "tests_regression" / "__init__.py").write_text("")
+    dest = tmp_path / "fork"
+
+    assert main(["materialize", "--dest", str(dest)]) == 0
+
+    link = dest / "tests" / "async_callable_regression"
+    assert link.is_symlink() and link.resolve() == (project / "tests_regression").resolve()
+    assert git(["status", "--porcelain", "--untracked-files=all"], dest) == ""
