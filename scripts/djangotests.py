@@ -118,6 +118,7 @@ def run_runtests(python, tree, labels, parallel=None, import_from_tree=False):
 class Comparison:
     new_tests: list
     red_green: list
+    skipped_new: list  # skipped on both trees, e.g. inherited by a class that skips it
     unchanged: int
     violations: list  # (test id, reverted outcome, patched outcome, rule broken)
     load_failures: list  # (test id, tree)
@@ -129,14 +130,26 @@ class Comparison:
         return not self.violations and self.patched_count > 0
 
 
-def compare_outcomes(new_ids, patched, reverted):
+def selected_by_labels(test_id, labels):
+    """Whether runtests.py labels (apps, modules, classes or methods) select test_id."""
+    return any(test_id == label or test_id.startswith(label + ".") for label in labels)
+
+
+def compare_outcomes(new_ids, patched, reverted, labels=None):
     """Apply the red/green rules: each new test fails/errors on the reverted tree and
-    passes on the patched one; every other test has the same outcome on both."""
-    violations, red_green, unchanged = [], [], 0
+    passes on the patched one; every other test has the same outcome on both.
+
+    New tests outside the labels that ran are not expected to have run.
+    """
+    if labels is not None:
+        new_ids = {test_id for test_id in new_ids if selected_by_labels(test_id, labels)}
+    violations, red_green, skipped_new, unchanged = [], [], [], 0
     for test_id in sorted(new_ids):
         before, after = reverted.get(test_id, "missing"), patched.get(test_id, "missing")
         if before in FAILING_OUTCOMES and after == "pass":
             red_green.append(test_id)
+        elif before == after == "skip":
+            skipped_new.append(test_id)
         else:
             violations.append((test_id, before, after, "new test must be red then green"))
     for test_id in sorted((set(patched) | set(reverted)) - set(new_ids)):
@@ -151,7 +164,7 @@ def compare_outcomes(new_ids, patched, reverted):
         for test_id in sorted(outcomes)
         if test_id.startswith("unittest.loader._FailedTest")
     ]
-    return Comparison(sorted(new_ids), red_green, unchanged, violations,
+    return Comparison(sorted(new_ids), red_green, skipped_new, unchanged, violations,
                       load_failures, len(patched), len(reverted))
 
 
@@ -162,6 +175,7 @@ def format_comparison(comparison, title):
         f"reverted {comparison.reverted_count}",
         f"  new tests              {len(comparison.new_tests)}",
         f"  red -> green           {len(comparison.red_green)}",
+        f"  new, skipped on both   {len(comparison.skipped_new)}",
         f"  same outcome on both   {comparison.unchanged}",
         f"  violations             {len(comparison.violations)}",
     ]

@@ -86,7 +86,7 @@ def run_series_tests(release, python, fork, labels, compare, parallel):
     )
     print(f"Reverted tree: {summarize_outcomes(reverted)} "
           f"(runtests.py exit {reverted_status})", flush=True)
-    comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted)
+    comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted, labels)
     title = (f"series {release.series} (Django {release.version}) "
              f"on Python {python_version_of(python)}")
     print(format_comparison(comparison, title), flush=True)

@@ -1,6 +1,4 @@
-from pathlib import Path
-
-from conftest import FAKE_FILES, commit_all, git
+from conftest import FAKE_FILES, git
 from patchset import main
 
 

@@ -48,3 +48,19 @@ def test_test_ids_include_methods_inherited_in_the_module():
     assert defined_test_ids("app.tests", source) == {
         "app.tests.Base.test_a", "app.tests.Child.test_a", "app.tests.Child.test_b",
     }
+
+
+def test_new_tests_outside_the_labels_that_ran_are_not_expected():
+    other = "signals.tests.NewTests.test_new"
+    comparison = compare_outcomes(
+        {NEW, other}, patched={NEW: "pass"}, reverted={NEW: "error"}, labels=["middleware"]
+    )
+    assert comparison.ok
+    assert comparison.new_tests == [NEW]
+
+
+def test_new_test_skipped_on_both_trees_is_listed_not_a_violation():
+    comparison = compare_outcomes({NEW}, patched={NEW: "skip"}, reverted={NEW: "skip"})
+    assert comparison.ok
+    assert comparison.skipped_new == [NEW]
+    assert "  new, skipped on both   1" in format_comparison(comparison, "x")
