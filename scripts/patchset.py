@@ -151,6 +151,12 @@ def cmd_compare(args, manifest):
                           Path(args.fork) if args.fork else None)
 
 
+def cmd_redgreen(args, manifest):
+    from redgreen import run_redgreen
+
+    return run_redgreen(manifest, args.series, args.python, Path(args.workdir))
+
+
 # Command line -----------------------------------------------------------------
 
 
@@ -205,6 +211,15 @@ def build_parser():
     compare.add_argument("b", metavar="B")
     compare.add_argument("--fork", help="take a series' commits from this fork's branch when it has one")
     compare.set_defaults(handler=cmd_compare)
+
+    redgreen = sub.add_parser(
+        "redgreen", help="tests_regression/ must fail on each pristine release and pass patched")
+    redgreen.add_argument("--series", nargs="+", metavar="S", help="default: every series")
+    redgreen.add_argument("--python", nargs="+", metavar="X.Y|EXE",
+                          help="default: each series' Pythons; a path uses that interpreter as is")
+    redgreen.add_argument("--workdir", default=str(PROJECT_DIR / ".regression"),
+                          help="forks and virtualenvs go here (default: ./.regression)")
+    redgreen.set_defaults(handler=cmd_redgreen)
     return parser
 
 

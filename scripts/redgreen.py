@@ -1,0 +1,209 @@
+"""Red/green of tests_regression/ over the series x Python matrix: on each pristine
+release every test of the app must fail (and none fail to import or set up), on each
+patched series every test must pass. One table for the whole matrix."""
+
+import dataclasses
+from pathlib import Path
+
+from djangotests import (
+    FAILING_OUTCOMES,
+    compare_outcomes,
+    create_venv,
+    install_fork,
+    run_runtests,
+)
+from fork import (
+    REGRESSION_LABEL,
+    build_reverted_tree,
+    materialize_fork,
+    new_test_ids,
+    regression_dir,
+)
+from releases import PROJECT_DIR, OperationError, UsageError, find_python, python_version_of
+
+DEFAULT_WORKDIR = PROJECT_DIR / ".regression"
+LOAD_FAILURE_PREFIX = "unittest.loader._FailedTest"
+
+
+@dataclasses.dataclass
+class Cell:
+    series: str
+    version: str
+    python: str
+    pristine: dict  # test id -> outcome on the release's django/
+    patched: dict  # test id -> outcome on the patched series
+    violations: list  # (test id, pristine outcome, patched outcome, rule)
+    error: str = ""  # set when the cell could not run at all
+
+    @property
+    def load_failures(self):
+        return sorted(
+            test_id
+            for outcomes in (self.pristine, self.patched)
+            for test_id in outcomes
+            if test_id.startswith(LOAD_FAILURE_PREFIX)
+        )
+
+    @property
+    def ok(self):
+        return (not self.error and not self.violations and not self.load_failures
+                and bool(self.patched))
+
+
+def fork_dir(workdir, release):
+    return Path(workdir) / f"fork-{release.series}"
+
+
+def venv_dir(workdir, release, version):
+    return Path(workdir) / f"venv-{release.series}-py{version}"
+
+
+def is_interpreter_path(python):
+    return "/" in python
+
+
+def selected_pythons(release, requested):
+    """The Pythons to test a release with: the manifest's, or those requested that
+    the manifest lists (paths to interpreters are taken as given)."""
+    if not requested:
+        return list(release.pythons)
+    chosen = [p for p in requested if is_interpreter_path(p) or p in release.pythons]
+    return chosen
+
+
+def interpreter_for(python, release, workdir, fork):
+    """An interpreter with the fork installed: the given path itself, or a venv of
+    pyenv's/PATH's Python X.Y made under workdir."""
+    if is_interpreter_path(python):
+        interpreter = python
+    else:
+        base = find_python(python)
+        if base is None:
+            raise OperationError(
+                f"no Python {python} found for series {release.series}",
+                f"install it (`pyenv install {python}`) or pass --python for another one",
+            )
+        interpreter = str(create_venv(base, venv_dir(workdir, release, python)).absolute())
+    install_fork(interpreter, fork)
+    return interpreter
+
+
+def run_cell(release, interpreter, fork, reverted_tree):
+    """Run the app on the patched fork and on the reverted tree with one interpreter."""
+    labels = [REGRESSION_LABEL]
+    print(f"\n=== series {release.series}, Python {python_version_of(interpreter)}: "
+          "patched tree ===", flush=True)
+    _, patched = run_runtests(interpreter, fork, labels)
+    # --parallel 1: on old Django/Python a failing subtest whose error cannot be
+    # pickled aborts the parallel runner, and failures are what this run expects.
+    print(f"\n=== series {release.series}, Python {python_version_of(interpreter)}: "
+          "pristine release ===", flush=True)
+    _, pristine = run_runtests(interpreter, reverted_tree, labels, parallel=1,
+                               import_from_tree=True)
+    comparison = compare_outcomes(new_test_ids(fork, release), patched, pristine, labels)
+    return Cell(release.series, release.version, python_version_of(interpreter) or "?",
+                pristine, patched, comparison.violations)
+
+
+def run_series(release, pythons, workdir):
+    """Every requested Python of one series; a Python that cannot run gives a failed
+    cell rather than stopping the matrix."""
+    fork = materialize_fork(fork_dir(workdir, release), release)
+    print("Building the reverted tree (django/ as released, patched tests/)...", flush=True)
+    reverted_tree = build_reverted_tree(fork, release)
+    cells = []
+    for python in pythons:
+        try:
+            interpreter = interpreter_for(python, release, workdir, fork)
+            cells.append(run_cell(release, interpreter, fork, reverted_tree))
+        except OperationError as error:
+            cells.append(Cell(release.series, release.version, python, {}, {}, [],
+                              error=str(error).splitlines()[0]))
+    return cells
+
+
+def count_outcomes(outcomes, wanted):
+    return sum(1 for outcome in outcomes.values() if outcome in wanted)
+
+
+def format_matrix(cells):
+    header = ("series", "Django", "Python", "pristine red", "import/setup failures",
+              "patched green", "verdict")
+    rows = [header]
+    for cell in cells:
+        total = len(cell.patched) or len(cell.pristine)
+        rows.append((
+            cell.series,
+            cell.version,
+            cell.python,
+            f"{count_outcomes(cell.pristine, FAILING_OUTCOMES)}/{len(cell.pristine)}",
+            str(len(cell.load_failures)),
+            f"{count_outcomes(cell.patched, {'pass'})}/{total}",
+            "OK" if cell.ok else "FAILED",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def format_pristine_failures(cells):
+    """Which tests failed on the pristine releases (and how), once for all cells
+    that agree, so the reason each is red can be read at a glance."""
+    lines = ["Red on the pristine releases (outcome: cells):"]
+    by_test = {}
+    for cell in cells:
+        for test_id, outcome in cell.pristine.items():
+            if outcome in FAILING_OUTCOMES:
+                by_test.setdefault((test_id, outcome), []).append(
+                    f"{cell.series}/py{cell.python}")
+    for (test_id, outcome), where in sorted(by_test.items()):
+        scope = "all" if len(where) == len(cells) else ", ".join(where)
+        lines.append(f"  {test_id}: {outcome} ({scope})")
+    return "\n".join(lines)
+
+
+def format_problems(cells):
+    lines = []
+    for cell in cells:
+        where = f"{cell.series}/py{cell.python}"
+        if cell.error:
+            lines.append(f"  {where}: could not run: {cell.error}")
+        for test_id, before, after, rule in cell.violations:
+            lines.append(f"  {where}: {test_id}: pristine {before}, patched {after} ({rule})")
+        for test_id in cell.load_failures:
+            lines.append(f"  {where}: failed on import or setup: {test_id}")
+        if not cell.error and not cell.patched:
+            lines.append(f"  {where}: no test ran on the patched tree")
+    return "\n".join(["Problems:", *lines]) if lines else ""
+
+
+def run_redgreen(manifest, series_names, pythons, workdir):
+    """Run the matrix, print the table; return the exit status."""
+    if not regression_dir().is_dir():
+        raise UsageError(f"{regression_dir()} does not exist", "run from the project checkout")
+    releases = [manifest.release(name) for name in series_names or manifest.releases]
+    plan = [(release, selected_pythons(release, pythons)) for release in releases]
+    if not any(chosen for _, chosen in plan):
+        raise UsageError(
+            f"none of the Pythons {', '.join(pythons)} is tested with the chosen series",
+            "see the pythons of each series in scripts/releases.json",
+        )
+    cells = []
+    for release, chosen in plan:
+        if chosen:
+            cells.extend(run_series(release, chosen, workdir))
+    print()
+    print(f"Red/green of {REGRESSION_LABEL} (tests_regression/): "
+          "pristine release must fail, patched series must pass")
+    print(format_matrix(cells))
+    print()
+    print(format_pristine_failures(cells))
+    problems = format_problems(cells)
+    if problems:
+        print()
+        print(problems)
+    ok = all(cell.ok for cell in cells)
+    print(f"verdict: {'OK' if ok else 'FAILED'} ({sum(c.ok for c in cells)}/{len(cells)} cells)")
+    return 0 if ok else 1

@@ -1,0 +1,168 @@
+"""
+Regression tests for #34328: Django detects objects whose class defines an
+async __call__() as asynchronous, without markcoroutinefunction().
+
+Every test here fails on the unpatched releases and passes on the patched
+series; `scripts/patchset.py redgreen` checks both.
+"""
+
+from asgiref.sync import iscoroutinefunction
+
+from django.core.exceptions import ImproperlyConfigured
+from django.test import AsyncClient, Client, SimpleTestCase, override_settings
+from django.utils.module_loading import import_string
+
+from .middleware import AsyncGetResponse
+
+MIDDLEWARE_MODULE = "async_callable_regression.middleware"
+STARTPROJECT_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ASYNC_CALL_MIDDLEWARE = [
+    f"{MIDDLEWARE_MODULE}.AsyncCallMiddleware",
+    f"{MIDDLEWARE_MODULE}.SlotsAsyncCallMiddleware",
+    f"{MIDDLEWARE_MODULE}.async_call_object_factory",
+]
+BRANCHING_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.contrib.auth.middleware.RemoteUserMiddleware",
+]
+
+
+def stacks_with(middleware_path):
+    """
+    Yield the startproject middleware with middleware_path inserted at each
+    position.
+    """
+    for position in range(len(STARTPROJECT_MIDDLEWARE) + 1):
+        middleware = STARTPROJECT_MIDDLEWARE.copy()
+        middleware.insert(position, middleware_path)
+        yield position, middleware
+
+
+@override_settings(ROOT_URLCONF="async_callable_regression.urls")
+class AsyncCallMiddlewareTests(SimpleTestCase):
+    def assertAllMiddlewareRan(self, response, body):
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.content, body)
+        self.assertEqual(response["Async-Call-Middleware"], "called")
+        # Set by SecurityMiddleware, outside or inside the async middleware.
+        self.assertEqual(response["X-Content-Type-Options"], "nosniff")
+
+    def test_startproject_middleware(self):
+        """
+        Unmarked async middleware work at every position of the startproject
+        middleware, with sync and async views.
+        """
+        for middleware_path in ASYNC_CALL_MIDDLEWARE:
+            for position, middleware in stacks_with(middleware_path):
+                for url, body in [("/sync/", b"sync view"), ("/async/", b"async view")]:
+                    with self.subTest(
+                        middleware=middleware_path, position=position, url=url
+                    ), self.settings(MIDDLEWARE=middleware):
+                        self.assertAllMiddlewareRan(Client().get(url), body)
+
+    async def test_startproject_middleware_async(self):
+        for middleware_path in ASYNC_CALL_MIDDLEWARE:
+            for position, middleware in stacks_with(middleware_path):
+                for url, body in [("/sync/", b"sync view"), ("/async/", b"async view")]:
+                    with self.subTest(
+                        middleware=middleware_path, position=position, url=url
+                    ), self.settings(MIDDLEWARE=middleware):
+                        response = await AsyncClient().get(url)
+                        self.assertAllMiddlewareRan(response, body)
+
+    @override_settings(
+        MIDDLEWARE=[
+            "django.middleware.common.CommonMiddleware",
+            f"{MIDDLEWARE_MODULE}.RaiseValueErrorAsyncCallMiddleware",
+        ]
+    )
+    def test_exception_becomes_500(self):
+        """An exception raised by an unmarked async middleware is a 500."""
+        response = Client(raise_request_exception=False).get("/sync/")
+        self.assertEqual(response.status_code, 500)
+
+    @override_settings(
+        MIDDLEWARE=[
+            "django.middleware.common.CommonMiddleware",
+            f"{MIDDLEWARE_MODULE}.RaiseValueErrorAsyncCallMiddleware",
+        ]
+    )
+    async def test_exception_becomes_500_async(self):
+        response = await AsyncClient(raise_request_exception=False).get("/sync/")
+        self.assertEqual(response.status_code, 500)
+
+    @override_settings(
+        MIDDLEWARE=[
+            "django.middleware.common.CommonMiddleware",
+            f"{MIDDLEWARE_MODULE}.RaiseHttp404AsyncCallMiddleware",
+        ]
+    )
+    def test_http404_becomes_404(self):
+        """Http404 raised by an unmarked async middleware is a 404."""
+        self.assertEqual(self.client.get("/sync/").status_code, 404)
+
+    @override_settings(
+        MIDDLEWARE=[
+            "django.middleware.common.CommonMiddleware",
+            f"{MIDDLEWARE_MODULE}.RaiseHttp404AsyncCallMiddleware",
+        ]
+    )
+    async def test_http404_becomes_404_async(self):
+        response = await self.async_client.get("/sync/")
+        self.assertEqual(response.status_code, 404)
+
+    @override_settings(
+        MIDDLEWARE=[
+            "django.middleware.common.CommonMiddleware",
+            f"{MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware",
+        ]
+    )
+    def test_undeclared_async_middleware_is_improperly_configured(self):
+        """
+        An async __call__() adapted for synchronous mode raises
+        ImproperlyConfigured when the middleware is loaded.
+        """
+        msg = (
+            f"Middleware {MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware is "
+            "asynchronous but was adapted for synchronous mode. Set "
+            "async_capable = True and sync_capable = False on it."
+        )
+        with self.assertRaisesMessage(ImproperlyConfigured, msg):
+            self.client.get("/sync/")
+
+    @override_settings(
+        MIDDLEWARE=[
+            "django.middleware.common.CommonMiddleware",
+            f"{MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware",
+        ]
+    )
+    async def test_undeclared_async_middleware_is_improperly_configured_async(self):
+        msg = (
+            f"Middleware {MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware is "
+            "asynchronous but was adapted for synchronous mode. Set "
+            "async_capable = True and sync_capable = False on it."
+        )
+        with self.assertRaisesMessage(ImproperlyConfigured, msg):
+            await self.async_client.get("/sync/")
+
+
+class BranchingMiddlewareTests(SimpleTestCase):
+    def test_async_callable_get_response(self):
+        """
+        Django's middleware that branch on get_response go async when it is an
+        object with an async __call__().
+        """
+        for middleware_path in BRANCHING_MIDDLEWARE:
+            with self.subTest(middleware=middleware_path):
+                middleware = import_string(middleware_path)(AsyncGetResponse())
+                self.assertIs(iscoroutinefunction(middleware), True)
