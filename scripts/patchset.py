@@ -157,6 +157,13 @@ def cmd_redgreen(args, manifest):
     return run_redgreen(manifest, args.series, args.python, Path(args.workdir))
 
 
+def cmd_explore(args, manifest):
+    from explorer import CI_CHAINS, DEEP_CHAINS, run_explore
+
+    chains = args.chains or (DEEP_CHAINS if args.deep else CI_CHAINS)
+    return run_explore(manifest, args.series, args.python, Path(args.workdir), chains)
+
+
 # Command line -----------------------------------------------------------------
 
 
@@ -220,6 +227,17 @@ def build_parser():
     redgreen.add_argument("--workdir", default=str(PROJECT_DIR / ".regression"),
                           help="forks and virtualenvs go here (default: ./.regression)")
     redgreen.set_defaults(handler=cmd_redgreen)
+
+    explore = sub.add_parser(
+        "explore", help="differential middleware chain explorer: pristine vs patched")
+    explore.add_argument("--series", nargs="+", metavar="S", help="default: the default series")
+    explore.add_argument("--python", metavar="X.Y|EXE", help="default: the series' first Python")
+    size = explore.add_mutually_exclusive_group()
+    size.add_argument("--chains", type=int, metavar="N", help="chains per handler (default 2000)")
+    size.add_argument("--deep", action="store_true", help="20000 chains per handler")
+    explore.add_argument("--workdir", default=str(PROJECT_DIR / ".regression"),
+                         help="forks and virtualenvs go here (default: ./.regression)")
+    explore.set_defaults(handler=cmd_explore)
     return parser
 
 
