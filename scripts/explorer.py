@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from fork import build_reverted_tree, materialize_fork
+from fork import build_reverted_tree, materialize_fork, series_patch_files
 from redgreen import fork_dir, interpreter_for
 from releases import SCRIPTS_DIR, OperationError, UsageError
 
@@ -47,6 +47,18 @@ MISDECLARED = (
     "Middleware chain_catalogue.{kind} is asynchronous but was adapted for "
     "synchronous mode. Set async_capable = True and sync_capable = False on it."
 )
+
+
+def series_topics(release):
+    """What the series' patches cover, from their subjects ("Made views detect
+    ..."): the views and signals patches bring views and receivers into the checks."""
+    topics = set()
+    for patch in series_patch_files(release):
+        subject = next((line for line in patch.read_text().splitlines()
+                        if line.startswith("Subject:")), "")
+        topics |= {topic for topic in ("middleware", "views", "signals")
+                   if f"Made {topic} detect" in subject}
+    return topics
 
 
 def generate_cases(chains_per_handler, seed=SEED, kinds=KINDS, views=VIEWS):

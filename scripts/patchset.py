@@ -164,6 +164,13 @@ def cmd_explore(args, manifest):
     return run_explore(manifest, args.series, args.python, Path(args.workdir), chains)
 
 
+def cmd_serve_check(args, manifest):
+    from servecheck import run_serve_check
+
+    return run_serve_check(manifest, args.series, args.python, Path(args.workdir),
+                           args.pristine, args.requests)
+
+
 # Command line -----------------------------------------------------------------
 
 
@@ -238,6 +245,17 @@ def build_parser():
     explore.add_argument("--workdir", default=str(PROJECT_DIR / ".regression"),
                          help="forks and virtualenvs go here (default: ./.regression)")
     explore.set_defaults(handler=cmd_explore)
+    serve = sub.add_parser(
+        "serve-check", help="uvicorn and gunicorn serving a site with an unmarked async middleware")
+    serve.add_argument("--series", help="default: the default series")
+    serve.add_argument("--python", metavar="X.Y|EXE", help="default: the series' first Python")
+    serve.add_argument("--pristine", action="store_true",
+                       help="also serve the pristine release, which must show the failure")
+    serve.add_argument("--requests", type=int, default=2000, metavar="N",
+                       help="requests per server (default 2000)")
+    serve.add_argument("--workdir", default=str(PROJECT_DIR / ".regression"),
+                       help="forks and virtualenvs go here (default: ./.regression)")
+    serve.set_defaults(handler=cmd_serve_check)
     return parser
 
 
