@@ -106,8 +106,31 @@ def expected_result(case, flags):
     return ("ok", effects, ",".join(reversed(chain)))
 
 
+VIEW_BODIES = {
+    "sync": "sync view",
+    "async": "async view",
+    "object": "object view",
+    "object_decorated": "object view",
+    "signal_sync": "signal received",
+    "signal_async": "signal received",
+}
+
+
+def views_for(topics, django_major):
+    """Function views always; object views and signal-sending views once the
+    series' patches cover them (decorated object views: Django 5.0+ decorators)."""
+    views = list(VIEWS)
+    if "views" in topics:
+        views.append("object")
+        if django_major >= 5:
+            views.append("object_decorated")
+    if "signals" in topics:
+        views += ["signal_sync", "signal_async"]
+    return views
+
+
 def expected_body(case):
-    return f"{case['view']} view"
+    return VIEW_BODIES[case["view"]]
 
 
 def patched_problem(case, result, flags):
@@ -131,8 +154,11 @@ def patched_problem(case, result, flags):
     return None
 
 
-def works(result):
-    return result["outcome"] == "ok" and not result["warnings"]
+def works(case, result):
+    """The chain returned the view's own response without any warning; a 500
+    means Django converted an exception the chain raised."""
+    return (result["outcome"] == "ok" and not result["warnings"]
+            and (result["status"], result["body"]) == (200, expected_body(case)))
 
 
 def observable(result):
@@ -158,14 +184,14 @@ def compare_reports(cases, pristine, patched, flags):
     for case, before, after in zip(cases, pristine, patched):
         tally = tallies[case["handler"]]
         tally.tried += 1
-        before_ok = works(before) and patched_problem(case, before, flags) is None
+        before_ok = works(case, before) and patched_problem(case, before, flags) is None
         if not before_ok:
             tally.broken_pristine += 1
         problem = patched_problem(case, after, flags)
         if problem:
             tally.broken_patched += 1
             offenders.append((case, f"broken on patched: {problem}"))
-        if works(before) and (not works(after) or observable(before) != observable(after)):
+        if works(case, before) and (not works(case, after) or observable(before) != observable(after)):
             tally.changed_while_working += 1
             offenders.append((case, "changed while working: pristine "
                               f"{observable(before)}, patched {observable(after)}"))
@@ -260,7 +286,9 @@ def explore_series(release, python, workdir, chains):
     fork = materialize_fork(fork_dir(workdir, release), release)
     interpreter = interpreter_for(python, release, workdir, fork)
     trees = {"pristine": build_reverted_tree(fork, release), "patched": fork}
-    cases = generate_cases(chains)
+    views = views_for(series_topics(release), int(release.version.split(".")[0]))
+    print(f"Views: {', '.join(views)}", flush=True)
+    cases = generate_cases(chains, views=views)
     with tempfile.TemporaryDirectory() as scratch:
         reports = run_both(interpreter, trees, cases, scratch)
     flags = reports["patched"]["flags"]

@@ -33,6 +33,7 @@ class Cell:
     pristine: dict  # test id -> outcome on the release's django/
     patched: dict  # test id -> outcome on the patched series
     violations: list  # (test id, pristine outcome, patched outcome, rule)
+    not_applicable: list = dataclasses.field(default_factory=list)  # skipped on both
     error: str = ""  # set when the cell could not run at all
 
     @property
@@ -101,8 +102,12 @@ def run_cell(release, interpreter, fork, reverted_tree):
     _, pristine = run_runtests(interpreter, reverted_tree, labels, parallel=1,
                                import_from_tree=True)
     comparison = compare_outcomes(new_test_ids(fork, release), patched, pristine, labels)
+    # A test skipped on both trees covers what this release does not have (e.g.
+    # async signal receivers before Django 5.0): not applicable, not a failure.
+    not_applicable = [v[0] for v in comparison.violations if v[1] == v[2] == "skip"]
+    violations = [v for v in comparison.violations if v[0] not in not_applicable]
     return Cell(release.series, release.version, python_version_of(interpreter) or "?",
-                pristine, patched, comparison.violations)
+                pristine, patched, violations, not_applicable)
 
 
 def run_series(release, pythons, workdir):
@@ -128,17 +133,19 @@ def count_outcomes(outcomes, wanted):
 
 def format_matrix(cells):
     header = ("series", "Django", "Python", "pristine red", "import/setup failures",
-              "patched green", "verdict")
+              "patched green", "n/a (skipped on both)", "verdict")
     rows = [header]
     for cell in cells:
-        total = len(cell.patched) or len(cell.pristine)
+        total = (len(cell.patched) or len(cell.pristine)) - len(cell.not_applicable)
+        pristine_total = len(cell.pristine) - len(cell.not_applicable)
         rows.append((
             cell.series,
             cell.version,
             cell.python,
-            f"{count_outcomes(cell.pristine, FAILING_OUTCOMES)}/{len(cell.pristine)}",
+            f"{count_outcomes(cell.pristine, FAILING_OUTCOMES)}/{pristine_total}",
             str(len(cell.load_failures)),
             f"{count_outcomes(cell.patched, {'pass'})}/{total}",
+            str(len(cell.not_applicable)),
             "OK" if cell.ok else "FAILED",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -162,6 +169,13 @@ def format_pristine_failures(cells):
         scope = "all" if len(where) == len(cells) else ", ".join(where)
         lines.append(f"  {test_id}: {outcome} ({scope})")
     return "\n".join(lines)
+
+
+def format_not_applicable(cells):
+    lines = [f"  {cell.series}/py{cell.python}: {test_id}"
+             for cell in cells for test_id in cell.not_applicable]
+    return "\n".join(["Skipped on both trees (not applicable to that release):", *lines]) \
+        if lines else ""
 
 
 def format_problems(cells):
@@ -200,6 +214,10 @@ def run_redgreen(manifest, series_names, pythons, workdir):
     print(format_matrix(cells))
     print()
     print(format_pristine_failures(cells))
+    not_applicable = format_not_applicable(cells)
+    if not_applicable:
+        print()
+        print(not_applicable)
     problems = format_problems(cells)
     if problems:
         print()

@@ -7,3 +7,10 @@ def sync_view(request):
 
 async def async_view(request):
     return HttpResponse("async view")
+
+
+class AsyncCallView:
+    """A view that is an object with an async __call__(), not marked."""
+
+    async def __call__(self, request):
+        return HttpResponse("object view")

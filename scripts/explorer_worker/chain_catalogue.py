@@ -13,10 +13,15 @@ import functools
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
+import django
+from django.dispatch import Signal
 from django.http import HttpResponse
 from django.urls import path
 from django.utils.decorators import async_only_middleware, sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.vary import vary_on_headers
 
 EFFECTS = []
 
@@ -49,10 +54,55 @@ async def async_view(request):
     return HttpResponse("async view")
 
 
+class AsyncCallView:
+    """A view that is an object with an async __call__() (the views patch)."""
+
+    async def __call__(self, request):
+        record("view")
+        return HttpResponse("object view")
+
+
+class AsyncCallReceiver:
+    """A signal receiver that is such an object (the signals patch)."""
+
+    async def __call__(self, sender, **kwargs):
+        return "received"
+
+
+pinged = Signal()
+receiver = AsyncCallReceiver()
+pinged.connect(receiver)
+
+
+def received(responses):
+    return ",".join(str(response) for _, response in responses)
+
+
+def signal_sync_view(request):
+    body = f"signal {received(pinged.send(sender=None))}"
+    record("view")
+    return HttpResponse(body)
+
+
+async def signal_async_view(request):
+    body = f"signal {received(await pinged.asend(sender=None))}"
+    record("view")
+    return HttpResponse(body)
+
+
 urlpatterns = [
     path("sync", sync_view),
     path("async", async_view),
+    path("object", AsyncCallView()),
+    path("signal_sync", signal_sync_view),
+    path("signal_async", signal_async_view),
 ]
+# Django's view decorators know async views since 5.0.
+if django.VERSION >= (5, 0):
+    urlpatterns.append(path(
+        "object_decorated",
+        csrf_exempt(never_cache(vary_on_headers("Accept")(AsyncCallView()))),
+    ))
 
 
 # Middleware kinds -------------------------------------------------------------
