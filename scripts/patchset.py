@@ -160,7 +160,7 @@ def cmd_redgreen(args, manifest):
 def cmd_explore(args, manifest):
     from explorer import CI_CHAINS, DEEP_CHAINS, run_explore
 
-    chains = args.chains or (DEEP_CHAINS if args.deep else CI_CHAINS)
+    chains = args.chains if args.chains is not None else (DEEP_CHAINS if args.deep else CI_CHAINS)
     return run_explore(manifest, args.series, args.python, Path(args.workdir), chains)
 
 

@@ -1,0 +1,52 @@
+"""serve-check's pieces that need no server package: what is loaded, and that a
+server always stops."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from patchset import main
+from releases import OperationError
+from servecheck import expected_responses, stop_server, wait_until_serving
+
+
+def test_views_and_signals_join_the_load_with_their_patches():
+    assert expected_responses(set(), 6) == [["/sync", "sync view"], ["/async", "async view"]]
+    paths = [path for path, _ in expected_responses({"views", "signals"}, 6)]
+    assert paths == ["/sync", "/async", "/object", "/object-csrf-exempt", "/signal",
+                     "/asignal"]
+    assert "/object-csrf-exempt" not in dict(expected_responses({"views"}, 4))
+
+
+def group_alive(group):
+    listed = subprocess.run(["ps", "-o", "stat=", "-g", str(group)], capture_output=True,
+                            text=True).stdout.split()
+    return any(not state.startswith("Z") for state in listed)
+
+
+def test_stop_server_ends_the_whole_process_group():
+    child = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', " \
+            "'import time; time.sleep(60)']); time.sleep(60)"
+    process = subprocess.Popen([sys.executable, "-c", child], start_new_session=True)
+    stop_server(process)
+    assert process.returncode is not None
+    deadline = time.monotonic() + 5
+    while group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not group_alive(process.pid)
+
+
+def test_a_server_that_exits_at_start_is_reported(tmp_path):
+    log = tmp_path / "server.log"
+    log.write_text("ImportError: no module named uvicorn\n")
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    process.wait()
+    with pytest.raises(OperationError, match="exited with status 3"):
+        wait_until_serving(process, 9, log)
+
+
+def test_zero_requests_is_a_usage_error(capsys):
+    assert main(["serve-check", "--requests", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --requests must be at least 1\n")
