@@ -4,12 +4,13 @@ test's outcome, and the pristine-vs-patched (red/green) comparison."""
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError
+from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, python_version_of
 
 RUNNER_DIR = SCRIPTS_DIR / "runner"
 DJANGO_TEST_REQUIREMENTS = PROJECT_DIR / "requirements" / "django-tests.txt"
@@ -28,9 +29,18 @@ def run_checked(command, what, next_step, cwd=None):
 def create_venv(base_python, venv_dir):
     venv_dir = Path(venv_dir)
     python = venv_dir / "bin" / "python"
-    if python.exists():
-        print(f"Reusing the virtualenv {venv_dir}", flush=True)
+    wanted = python_version_of(base_python)
+    if python.exists() and python_version_of(python) == wanted:
+        print(f"Reusing the virtualenv {venv_dir} (Python {wanted})", flush=True)
         return python
+    if venv_dir.exists():
+        if not (venv_dir / "pyvenv.cfg").exists():
+            raise OperationError(
+                f"{venv_dir} exists and is not a virtualenv",
+                "move it away and run the command again",
+            )
+        print(f"Replacing the virtualenv {venv_dir} (not Python {wanted})", flush=True)
+        shutil.rmtree(venv_dir)
     print(f"Creating the virtualenv {venv_dir} with {base_python}...", flush=True)
     run_checked(
         [base_python, "-m", "venv", str(venv_dir)],
