@@ -1,0 +1,98 @@
+"""`test --compare-pristine` end to end on the fake release, whose tests/runtests.py
+stands in for Django's: it reports which Django it tests and writes outcomes where
+the recording runner would."""
+
+import json
+import sys
+
+import pytest
+
+import djangotests
+from conftest import FAKE_FILES, commit_all, make_sdist
+from patchset import main
+
+FAKE_RUNTESTS = '''\
+import json, os, sys
+from pathlib import Path
+
+# Like an installed Django: importable, but after anything on PYTHONPATH.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+import django
+import django.core
+
+print(f"Testing against Django installed in '{Path(django.__file__).parent}'")
+new = "pass" if django.core.is_async(lambda: None) else "fail"
+old = "pass" if django.core.OLD_BEHAVIOUR else "fail"
+outcomes = {"basic.tests.BasicTests.test_old": old}
+if (Path(__file__).parent / "basic" / "NEW_TEST").exists():
+    outcomes["basic.tests.BasicTests.test_new"] = new
+Path(os.environ["PATCHSET_RESULTS"]).write_text(json.dumps(outcomes))
+sys.exit(0 if "fail" not in outcomes.values() else 1)
+'''
+
+
+@pytest.fixture
+def fake_django_tests(project, tmp_path, monkeypatch):
+    """Give the fake release a runtests.py and skip the pip install (no network)."""
+    files = dict(FAKE_FILES)
+    files["tests/runtests.py"] = FAKE_RUNTESTS
+    files["django/core.py"] += "OLD_BEHAVIOUR = True\n"
+    sdist = tmp_path / "cache" / "sdists" / "django-6.1.3.tar.gz"
+    manifest_path = tmp_path / "releases.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["series"]["6.1"]["sha256"] = make_sdist(sdist, "6.1.3", files)
+    manifest_path.write_text(json.dumps(manifest))
+    monkeypatch.setattr(djangotests, "install_fork", lambda python, fork: None)
+    return project
+
+
+def write_series(tmp_path, core_source):
+    fork = tmp_path / "author_fork"
+    assert main(["materialize", "--dest", str(fork)]) == 0
+    (fork / "django" / "core.py").write_text(core_source)
+    (fork / "tests" / "basic" / "tests.py").write_text(
+        FAKE_FILES["tests/basic/tests.py"] + "\n    def test_new(self):\n        pass\n"
+    )
+    (fork / "tests" / "basic" / "NEW_TEST").write_text("")
+    commit_all(fork, "Fixed #1 -- Made is_async() look at __call__.")
+    assert main(["export", "--fork", str(fork)]) == 0
+
+
+def run_test_command(tmp_path):
+    return main(["test", "--series", "6.1", "--python", sys.executable,
+                 "--workdir", str(tmp_path / "work"), "--compare-pristine"])
+
+
+def test_red_then_green_passes(fake_django_tests, tmp_path, capsys):
+    write_series(tmp_path, "def is_async(obj):\n    return True\nOLD_BEHAVIOUR = True\n")
+    capsys.readouterr()
+
+    assert run_test_command(tmp_path) == 0
+
+    out = capsys.readouterr().out
+    assert "  new tests              1\n  red -> green           1\n" in out
+    assert out.rstrip().endswith("verdict: OK")
+
+
+def test_changed_outcome_of_an_old_test_fails(fake_django_tests, tmp_path, capsys):
+    write_series(tmp_path, "def is_async(obj):\n    return True\nOLD_BEHAVIOUR = False\n")
+    capsys.readouterr()
+
+    assert run_test_command(tmp_path) == 1
+
+    out = capsys.readouterr().out
+    assert ("    basic.tests.BasicTests.test_old: reverted pass, patched fail "
+            "(outcome changed)\n") in out
+    assert out.rstrip().endswith("verdict: FAILED")
+
+
+def test_without_comparing_runtests_failure_is_exit_1(fake_django_tests, tmp_path):
+    write_series(tmp_path, "def is_async(obj):\n    return True\nOLD_BEHAVIOUR = False\n")
+
+    assert main(["test", "--series", "6.1", "--python", sys.executable,
+                 "--workdir", str(tmp_path / "work")]) == 1
+
+
+def test_empty_series_passes_trivially(fake_django_tests, tmp_path, capsys):
+    assert run_test_command(tmp_path) == 0
+    assert "  new tests              0\n" in capsys.readouterr().out
