@@ -314,11 +314,22 @@ def patch_ids(diff_text, checkout):
 RECENT_COMMITS_CHECKED = 1000
 
 
-def applied_patch_ids(checkout):
-    """Patch ids of the recent commits on HEAD (read with default diff settings, the
-    ones our patch files were written with)."""
+def paths_in_patches(patch_files):
+    paths = set()
+    for patch in patch_files:
+        for line in patch.read_text(errors="surrogateescape").splitlines():
+            if line.startswith("diff --git a/"):
+                old, new = line[len("diff --git a/"):].split(" b/", 1)
+                paths.update((old, new))
+    return sorted(paths)
+
+
+def applied_patch_ids(checkout, patch_files):
+    """Patch ids of the recent commits on HEAD that touch the series' files (read
+    with default diff settings, the ones our patch files were written with)."""
     log = run_git(
-        ["log", "-p", "--no-merges", "--no-color", f"--max-count={RECENT_COMMITS_CHECKED}", "HEAD"],
+        ["log", "-p", "--no-merges", "--no-color", f"--max-count={RECENT_COMMITS_CHECKED}",
+         "HEAD", "--", *paths_in_patches(patch_files)],
         checkout,
         ISOLATED_CONFIG,
     )
@@ -394,8 +405,12 @@ def apply_to_user_fork(checkout, manifest, series=None):
     if not patch_files:
         print(f"Series {release.series} has no patches: nothing to apply.")
         return 0
-    present = applied_patch_ids(checkout)
-    missing = [p for p in patch_files if patch_ids(p.read_text(), checkout)[0] not in present]
+    present = applied_patch_ids(checkout, patch_files)
+    missing = [
+        patch
+        for patch in patch_files
+        if patch_ids(patch.read_text(errors="surrogateescape"), checkout)[0] not in present
+    ]
     if not missing:
         print(f"Series {release.series} is already applied in {checkout}: nothing to do.")
         return 0

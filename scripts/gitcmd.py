@@ -39,7 +39,10 @@ def run_git(args, cwd, env=None, input=None):
         env=full_env,
         input=input,
         capture_output=True,
-        text=True,
+        # Diffs may hold bytes that are not UTF-8; surrogateescape keeps them intact
+        # when the text is fed back to git (e.g. `git patch-id`).
+        encoding="utf-8",
+        errors="surrogateescape",
     )
     if completed.returncode != 0:
         output = (completed.stdout + completed.stderr).strip()
