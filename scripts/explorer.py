@@ -176,6 +176,11 @@ class Tally:
     fixed: int = 0  # broken on pristine, working patched
     now_load_error: int = 0  # broken on pristine, the load-time error patched
 
+    @property
+    def working_pristine(self):
+        """The chains the differential compares."""
+        return self.tried - self.broken_pristine
+
 
 def compare_reports(cases, pristine, patched, flags):
     """Tallies per handler and the offending cases (id, what went wrong)."""
@@ -191,7 +196,8 @@ def compare_reports(cases, pristine, patched, flags):
         if problem:
             tally.broken_patched += 1
             offenders.append((case, f"broken on patched: {problem}"))
-        if works(case, before) and (not works(case, after) or observable(before) != observable(after)):
+        changed = not works(case, after) or observable(before) != observable(after)
+        if works(case, before) and changed:
             tally.changed_while_working += 1
             offenders.append((case, "changed while working: pristine "
                               f"{observable(before)}, patched {observable(after)}"))
@@ -207,13 +213,15 @@ def format_tallies(tallies, title):
     columns = [
         ("chains tried", "tried"),
         ("broken on pristine", "broken_pristine"),
+        ("working on pristine", "working_pristine"),
         ("broken on patched", "broken_patched"),
         ("changed while working", "changed_while_working"),
         ("fixed", "fixed"),
         ("now load-time error", "now_load_error"),
     ]
     total = Tally(**{
-        name: sum(getattr(t, name) for t in tallies.values()) for _, name in columns
+        field.name: sum(getattr(t, field.name) for t in tallies.values())
+        for field in dataclasses.fields(Tally)
     })
     rows = [("handler", *(label for label, _ in columns))]
     for handler, tally in [*tallies.items(), ("total", total)]:
