@@ -164,6 +164,14 @@ def cmd_explore(args, manifest):
     return run_explore(manifest, args.series, args.python, Path(args.workdir), chains)
 
 
+def cmd_bench(args, manifest):
+    from bench import DEFAULT_MARKDOWN, run_bench
+
+    markdown = args.output or (None if args.quick else str(DEFAULT_MARKDOWN))
+    return run_bench(manifest, args.series, args.python, Path(args.workdir), args.quick,
+                     args.callgrind, markdown, args.jobs)
+
+
 def cmd_serve_check(args, manifest):
     from servecheck import run_serve_check
 
@@ -245,6 +253,23 @@ def build_parser():
     explore.add_argument("--workdir", default=str(PROJECT_DIR / ".regression"),
                          help="forks and virtualenvs go here (default: ./.regression)")
     explore.set_defaults(handler=cmd_explore)
+
+    bench = sub.add_parser(
+        "bench", help="per-request and detection cost, patched vs pristine; writes BENCHMARKS.md")
+    bench.add_argument("--series", nargs="+", metavar="S", help="default: every series")
+    bench.add_argument("--python", metavar="X.Y|EXE",
+                       help="default: the series' first Python for requests, each for detection")
+    bench.add_argument("--quick", action="store_true",
+                       help="tiny sizes, to show it works; writes no file unless --output")
+    bench.add_argument("--no-callgrind", dest="callgrind", action="store_false",
+                       help="skip the instruction counts (they need valgrind)")
+    bench.add_argument("--output", metavar="PATH",
+                       help="Markdown report (default: BENCHMARKS.md, none with --quick)")
+    bench.add_argument("--jobs", type=int, default=1, metavar="N",
+                       help="series measured at the same time (default 1)")
+    bench.add_argument("--workdir", default=str(PROJECT_DIR / ".bench"),
+                       help="forks and virtualenvs go here (default: ./.bench)")
+    bench.set_defaults(handler=cmd_bench)
     serve = sub.add_parser(
         "serve-check", help="uvicorn and gunicorn serving a site with an unmarked async middleware")
     serve.add_argument("--series", help="default: the default series")

@@ -1,0 +1,547 @@
+"""Benchmarks, patched vs pristine: per-request time and instructions through the
+real handlers, detection cost, middleware chain build time and thread hops. The
+measuring runs in scripts/bench_worker/ inside each series' interpreter; this
+module plans the runs, computes medians and ratios and writes the tables."""
+
+import concurrent.futures
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from fork import build_reverted_tree, materialize_fork
+from redgreen import fork_dir, interpreter_for, selected_pythons
+from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, UsageError, python_version_of
+
+WORKER = SCRIPTS_DIR / "bench_worker" / "run_bench.py"
+DEFAULT_WORKDIR = PROJECT_DIR / ".bench"
+DEFAULT_MARKDOWN = PROJECT_DIR / "BENCHMARKS.md"
+SCENARIOS = ("wsgi_sync_view", "asgi_async_view", "asgi_async_middleware")
+SCENARIO_TITLES = {
+    "wsgi_sync_view": "WSGI, sync function view",
+    "asgi_async_view": "ASGI, async view",
+    "asgi_async_middleware": "ASGI, async view + async-only class middleware",
+}
+TREES = ("pristine", "patched")
+HASH_SEED = "0"
+INSTRUCTION_TARGET = 1.001
+DETECTION_TARGET = 1.10
+DETECTION_TARGET_CASES = ("sync function", "bound method")
+# valgrind zeroes its counters on entering the first and dumps on entering the
+# second; the worker calls them right around each request loop and nothing else
+# in Python or Django calls them.
+ZERO_MARKER = "sched_get_priority_max"
+DUMP_MARKER = "sched_get_priority_min"
+INSTALL_VALGRIND = "apt-get update && apt-get install -y valgrind"
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    pairs: int  # pristine/patched process pairs, interleaved
+    requests: int  # per timed batch
+    repeats: int  # timed batches per process (their median is the process's figure)
+    warmup: int
+    builds: int  # load_middleware() calls per process
+    detect_number: int  # calls per timeit batch
+    detect_repeats: int
+    callgrind_requests: int
+    callgrind_warmup: int  # valgrind is ~50x slower: the fewest that reach steady state
+    callgrind_runs: int  # per tree, to show the counts repeat
+
+
+FULL = Sizes(pairs=5, requests=300, repeats=5, warmup=100, builds=100,
+             detect_number=100000, detect_repeats=5, callgrind_requests=10,
+             callgrind_warmup=5, callgrind_runs=2)
+QUICK = Sizes(pairs=2, requests=20, repeats=2, warmup=10, builds=10,
+              detect_number=2000, detect_repeats=2, callgrind_requests=2,
+              callgrind_warmup=2, callgrind_runs=2)
+
+
+# Statistics -------------------------------------------------------------------
+
+
+def median(values):
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("median of no values")
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def ratio(patched, pristine):
+    return patched / pristine if pristine else float("inf")
+
+
+def meets(value, target):
+    return value <= target
+
+
+# Running the worker -----------------------------------------------------------
+
+
+def worker_env(tree, mark_async_middleware):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(WORKER.parent)])
+    env["PYTHONHASHSEED"] = HASH_SEED
+    env["BENCH_MARK_ASYNC_MIDDLEWARE"] = "1" if mark_async_middleware else "0"
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def worker_options(mode, sizes):
+    if mode == "timing":
+        return ["--requests", sizes.requests, "--repeats", sizes.repeats,
+                "--warmup", sizes.warmup, "--builds", sizes.builds]
+    if mode == "callgrind":
+        return ["--requests", sizes.callgrind_requests, "--warmup", sizes.callgrind_warmup]
+    if mode == "hops":
+        return ["--requests", sizes.requests, "--warmup", sizes.warmup]
+    return ["--number", sizes.detect_number, "--repeats", sizes.detect_repeats]
+
+
+def run_worker(python, tree, tree_name, mode, sizes, scratch, prefix=()):
+    """Run the worker in one process; return its report, checked to come from tree."""
+    output = Path(tempfile.mkstemp(suffix=".json", dir=scratch)[1])
+    command = [*prefix, str(python), str(WORKER), mode, str(output),
+               *map(str, worker_options(mode, sizes))]
+    env = worker_env(tree, mark_async_middleware=(tree_name == "pristine"))
+    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    if completed.returncode != 0 or not output.stat().st_size:
+        raise OperationError(
+            f"the {mode} benchmark failed on the {tree_name} tree ({tree}):\n"
+            f"{(completed.stdout + completed.stderr).strip()[-3000:]}",
+            "fix the error above and run bench again",
+        )
+    report = json.loads(output.read_text())
+    expected = (Path(tree) / "django" / "__init__.py").resolve()
+    if Path(report["django_file"]).resolve() != expected:
+        raise OperationError(
+            f"the {tree_name} benchmark imported {report['django_file']}, not {expected}",
+            "check PYTHONPATH and what is installed in the interpreter",
+        )
+    return report
+
+
+def valgrind_executable():
+    found = shutil.which("valgrind")
+    if found is None:
+        raise OperationError(
+            "valgrind is not installed (callgrind counts the instructions)",
+            f"install it with `{INSTALL_VALGRIND}` (as root), or pass --no-callgrind",
+        )
+    return found
+
+
+def valgrind_version(valgrind):
+    completed = subprocess.run([valgrind, "--version"], capture_output=True, text=True)
+    return completed.stdout.strip()
+
+
+def callgrind_prefix(valgrind, out_file):
+    return [valgrind, "--tool=callgrind", "--quiet",
+            f"--zero-before={ZERO_MARKER}", f"--dump-before={DUMP_MARKER}",
+            f"--callgrind-out-file={out_file}"]
+
+
+def read_callgrind_summary(path):
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("summary:"):
+            return int(line.split()[1])
+    raise OperationError(f"no summary line in {path}", "check the valgrind version")
+
+
+def instructions_per_request(out_file, order, requests):
+    """One dump per scenario, numbered in the worker's order: out_file.1, .2, ..."""
+    counts = {}
+    for number, scenario in enumerate(order, start=1):
+        dump = Path(f"{out_file}.{number}")
+        if not dump.exists():
+            raise OperationError(f"callgrind wrote no {dump}",
+                                 f"the marker {DUMP_MARKER} was not reached")
+        counts[scenario] = read_callgrind_summary(dump) / requests
+    return counts
+
+
+# Measurements of one series ---------------------------------------------------
+
+
+@dataclasses.dataclass
+class SeriesResult:
+    series: str
+    version: str
+    python: str
+    asgiref: str
+    timing: dict  # tree -> [worker results of each process]
+    callgrind: dict  # tree -> [{scenario: instructions per request} per run]
+    hops: dict  # tree -> {scenario: {"sync_to_async": n, "async_to_sync": n}}
+    detection: dict  # Python version -> worker results
+
+
+def measure_timing(series, python, trees, sizes, scratch):
+    """Interleaved processes, pristine then patched, sizes.pairs times."""
+    timing = {name: [] for name in TREES}
+    for pair in range(1, sizes.pairs + 1):
+        for name in TREES:
+            print(f"  {series}: timing pair {pair}/{sizes.pairs}: {name}", flush=True)
+            report = run_worker(python, trees[name], name, "timing", sizes, scratch)
+            timing[name].append(report["results"])
+    return timing
+
+
+def measure_callgrind(series, python, trees, sizes, scratch, valgrind):
+    counts = {name: [] for name in TREES}
+    for run in range(1, sizes.callgrind_runs + 1):
+        for name in TREES:
+            print(f"  {series}: callgrind run {run}/{sizes.callgrind_runs}: {name} "
+                  "(slow: everything runs under valgrind)", flush=True)
+            out_file = Path(scratch) / f"callgrind-{name}-{run}.out"
+            report = run_worker(python, trees[name], name, "callgrind", sizes, scratch,
+                                prefix=callgrind_prefix(valgrind, out_file))
+            order, requests = report["results"]["order"], report["results"]["requests"]
+            counts[name].append(instructions_per_request(out_file, order, requests))
+    return counts
+
+
+def measure_hops(series, python, trees, sizes, scratch):
+    print(f"  {series}: thread hops", flush=True)
+    return {name: run_worker(python, trees[name], name, "hops", sizes, scratch)["results"]
+            for name in TREES}
+
+
+def measure_detection(release, pythons, workdir, fork, sizes, scratch):
+    detection = {}
+    for version in pythons:
+        interpreter = interpreter_for(version, release, workdir, fork)
+        print(f"  {release.series}: detection on Python {version}", flush=True)
+        report = run_worker(interpreter, fork, "patched", "detect", sizes, scratch)
+        detection[report["python"]] = report["results"]
+    return detection
+
+
+def measure_series(release, python_version, detect_pythons, workdir, sizes, valgrind):
+    fork = materialize_fork(fork_dir(workdir, release), release)
+    trees = {"pristine": build_reverted_tree(fork, release), "patched": fork}
+    python = interpreter_for(python_version, release, workdir, fork)
+    print(f"Benchmarking series {release.series} (Django {release.version}) "
+          f"on Python {python_version_of(python)}...", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        timing = measure_timing(release.series, python, trees, sizes, scratch)
+        hops = measure_hops(release.series, python, trees, sizes, scratch)
+        callgrind = (measure_callgrind(release.series, python, trees, sizes, scratch, valgrind)
+                     if valgrind else {})
+        detection = measure_detection(release, detect_pythons, workdir, fork, sizes, scratch)
+        versions = run_worker(python, fork, "patched", "detect",
+                              dataclasses.replace(sizes, detect_number=1, detect_repeats=1),
+                              scratch)
+    return SeriesResult(release.series, release.version, versions["python"],
+                        versions["asgiref_version"], timing, callgrind, hops, detection)
+
+
+# Tables -----------------------------------------------------------------------
+
+
+def format_table(header, rows):
+    """Rows as a Markdown table, columns padded so it also reads as plain text."""
+    rows = [tuple(map(str, row)) for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |"
+             for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def verdict(ok):
+    return "met" if ok else "MISSED"
+
+
+def per_request_rows(result):
+    rows = []
+    for scenario in SCENARIOS:
+        times = {name: [r[scenario]["ns_per_request"] for r in result.timing[name]]
+                 for name in TREES}
+        pair_ratios = [ratio(b, a) for a, b in zip(times["pristine"], times["patched"])]
+        row = [result.series, result.python, SCENARIO_TITLES[scenario],
+               f"{median(times['pristine']) / 1000:.1f}",
+               f"{median(times['patched']) / 1000:.1f}",
+               f"{ratio(median(times['patched']), median(times['pristine'])):.3f} "
+               f"({min(pair_ratios):.3f}-{max(pair_ratios):.3f})"]
+        row += instruction_cells(result, scenario)
+        rows.append(row)
+    return rows
+
+
+def instruction_cells(result, scenario):
+    if not result.callgrind:
+        return ["-", "-", "-", "-", "not measured"]
+    runs = {name: [run[scenario] for run in result.callgrind[name]] for name in TREES}
+    repeats = all(len(set(values)) == 1 for values in runs.values())
+    instructions = {name: median(values) for name, values in runs.items()}
+    instruction_ratio = ratio(instructions["patched"], instructions["pristine"])
+    return [f"{instructions['pristine']:,.0f}", f"{instructions['patched']:,.0f}",
+            f"{instruction_ratio:.5f}", "yes" if repeats else spread(runs),
+            verdict(meets(instruction_ratio, INSTRUCTION_TARGET))]
+
+
+def spread(runs):
+    """How far apart the runs of each tree are, relative to their median."""
+    widest = max((max(v) - min(v)) / median(v) for v in runs.values())
+    return f"no (±{widest * 100 / 2:.3f}%)"
+
+
+PER_REQUEST_HEADER = (
+    "series", "Python", "scenario", "pristine µs", "patched µs",
+    "time ratio (pairs' range)", "pristine instr/req", "patched instr/req",
+    "instr ratio", "counts repeat", f"target ≤ {INSTRUCTION_TARGET}",
+)
+
+
+def chain_build_rows(result):
+    rows = []
+    for scenario in SCENARIOS:
+        builds = {name: median([r[scenario]["chain_build_ns"] for r in result.timing[name]])
+                  for name in TREES}
+        rows.append([result.series, result.python, SCENARIO_TITLES[scenario],
+                     f"{builds['pristine'] / 1000:.1f}", f"{builds['patched'] / 1000:.1f}",
+                     f"{ratio(builds['patched'], builds['pristine']):.3f}"])
+    return rows
+
+
+CHAIN_BUILD_HEADER = ("series", "Python", "scenario", "pristine µs", "patched µs", "ratio")
+
+
+def hops_equal(result, scenario):
+    return result.hops["pristine"][scenario] == result.hops["patched"][scenario]
+
+
+def hop_rows(result):
+    def cell(hops):
+        return f"{hops['sync_to_async']:g} / {hops['async_to_sync']:g}"
+
+    return [[result.series, result.python, SCENARIO_TITLES[scenario],
+             cell(result.hops["pristine"][scenario]), cell(result.hops["patched"][scenario]),
+             "yes" if hops_equal(result, scenario) else "NO"]
+            for scenario in SCENARIOS]
+
+
+HOPS_HEADER = ("series", "Python", "scenario", "pristine (marked) s2a / a2s",
+               "patched (unmarked) s2a / a2s", "equal")
+
+
+def detection_rows(result):
+    rows = []
+    for python, cases in result.detection.items():
+        for case, figures in cases.items():
+            case_ratio = ratio(figures["helper_ns"], figures["baseline_ns"])
+            target = (verdict(meets(case_ratio, DETECTION_TARGET))
+                      if case in DETECTION_TARGET_CASES else "-")
+            rows.append([result.series, python, case, f"{figures['baseline_ns']:.0f}",
+                         f"{figures['helper_ns']:.0f}", f"{case_ratio:.3f}",
+                         f"{figures['baseline_result']} / {figures['helper_result']}",
+                         target])
+    return rows
+
+
+DETECTION_HEADER = ("series", "Python", "object", "iscoroutinefunction ns",
+                    "is_coroutine_callable ns", "ratio", "answers (iscf / helper)",
+                    f"target ≤ {DETECTION_TARGET}")
+
+
+def missed_targets(results):
+    missed = []
+    for result in results:
+        for row in per_request_rows(result):
+            if row[-1] == "MISSED":
+                missed.append(f"{row[0]} {row[2]}: instructions ratio {row[8]} > "
+                              f"{INSTRUCTION_TARGET}")
+        for row in detection_rows(result):
+            if row[-1] == "MISSED":
+                missed.append(f"{row[0]} Python {row[1]} {row[2]}: detection ratio "
+                              f"{row[5]} > {DETECTION_TARGET}")
+        for scenario in SCENARIOS:
+            if not hops_equal(result, scenario):
+                missed.append(f"{result.series} {SCENARIO_TITLES[scenario]}: "
+                              "thread hops differ")
+    return missed
+
+
+def results_tables(results):
+    def section(title, header, row_function):
+        rows = [row for result in results for row in row_function(result)]
+        return f"## {title}\n\n{format_table(header, rows)}\n"
+
+    return "\n".join([
+        section("Per request (median of the processes; instructions from callgrind)",
+                PER_REQUEST_HEADER, per_request_rows),
+        section("Detection cost (best batch, patched tree)", DETECTION_HEADER,
+                detection_rows),
+        section("Middleware chain build, load_middleware() (median)",
+                CHAIN_BUILD_HEADER, chain_build_rows),
+        section("Thread hops per request (sync_to_async / async_to_sync calls)",
+                HOPS_HEADER, hop_rows),
+    ])
+
+
+def summary_text(results):
+    missed = missed_targets(results)
+    if not missed:
+        return "## Targets\n\nAll targets met.\n"
+    return "## Targets\n\nMissed:\n\n" + "".join(f"- {line}\n" for line in missed)
+
+
+# BENCHMARKS.md ----------------------------------------------------------------
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_lines(valgrind_text):
+    return [
+        f"- machine: {platform.system()} {platform.release()} {platform.machine()}, "
+        f"{cpu_model()}, {os.cpu_count()} CPUs",
+        f"- valgrind: {valgrind_text or 'not used (--no-callgrind)'}",
+    ]
+
+
+def version_lines(results):
+    lines = []
+    for result in results:
+        pythons = ", ".join(result.detection) or result.python
+        lines.append(f"- series {result.series}: Django {result.version}, per-request "
+                     f"Python {result.python}, detection Python {pythons}, "
+                     f"asgiref {result.asgiref}")
+    return lines
+
+
+def method_text(sizes, command):
+    return f"""## Method
+
+Generated by `{command}`; regenerate it the same way, never edit it by hand.
+
+- Trees: *patched* is the fork's `patched/<series>` branch; *pristine* is the same
+  fork with `django/` exactly as released. Both run with the same interpreter (a
+  virtualenv per series and Python), each first on `PYTHONPATH`; every worker
+  reports the `django/__init__.py` it imported and the run stops if it is not the
+  tree's own.
+- Project: startproject's `MIDDLEWARE` and `INSTALLED_APPS`, read from each
+  tree's `project_template`, SQLite in memory, `GET` requests that succeed (200).
+  Requests are built before each loop; only `WSGIHandler.get_response()` or
+  `ASGIHandler.get_response_async()` runs inside it.
+- Scenarios: WSGI with a sync function view; ASGI with an async view; ASGI with an
+  async view and an async-only class middleware (`async def __call__`) appended to
+  the stack, marked with `markcoroutinefunction()` on pristine (as its docs
+  require) and unmarked on patched.
+- Series run one after the other, or up to `--jobs` at a time (each series'
+  pristine and patched processes still alternate, so both see the same load).
+- Time: {sizes.pairs} pairs of processes, pristine then patched (A B A B ...); each
+  process warms up with {sizes.warmup} requests, then times {sizes.repeats} batches
+  of {sizes.requests} requests; a process's figure is its median batch, a tree's is
+  the median of its processes. The ratio is patched / pristine, with the range of
+  the pairs' own ratios.
+- Instructions: valgrind's callgrind, `PYTHONHASHSEED={HASH_SEED}`, counters zeroed on
+  entering `{ZERO_MARKER}()` and dumped on entering `{DUMP_MARKER}()`, which the
+  worker calls right before and after each loop of {sizes.callgrind_requests}
+  requests (after {sizes.callgrind_warmup} warm-up requests): only the request loop is
+  counted. Each tree runs {sizes.callgrind_runs} times; "counts repeat" says whether
+  the runs gave identical counts. Under ASGI the startproject middleware run in a
+  thread (`sync_to_async`), and how the two threads hand over varies from run to
+  run, so those counts can differ slightly between runs (the spread is shown);
+  the ratio uses the median run. Target: ratio ≤ {INSTRUCTION_TARGET}.
+- Detection: `timeit` batches of {sizes.detect_number} calls, {sizes.detect_repeats}
+  batches per function, helper and `iscoroutinefunction` interleaved, best batch
+  kept. `iscoroutinefunction` is the one Django's own code imports in that series.
+  Target: ratio ≤ {DETECTION_TARGET} on a plain sync function and a bound method.
+- Chain build: `load_middleware()` called {sizes.builds} times per process on the
+  scenario's handler, median per process, then median of the processes.
+- Thread hops: `SyncToAsync.__call__` and `AsyncToSync.__call__` are counted over
+  {sizes.requests} requests after warm-up; pristine (marked) and patched (unmarked)
+  must be equal.
+"""
+
+
+def markdown_report(results, sizes, valgrind_text, command):
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([
+        "# Benchmarks: patched vs pristine Django",
+        "",
+        f"Measured {date}.",
+        "",
+        *machine_lines(valgrind_text),
+        *version_lines(results),
+        "",
+        method_text(sizes, command),
+        results_tables(results),
+        summary_text(results),
+    ])
+
+
+# Entry point ------------------------------------------------------------------
+
+
+def plan_pythons(release, python):
+    """(per-request Python, detection Pythons) of a release."""
+    if python is None:
+        return release.pythons[0], list(release.pythons)
+    chosen = selected_pythons(release, [python])
+    if not chosen:
+        raise UsageError(
+            f"Python {python} is not tested with series {release.series}",
+            f"use one of {', '.join(release.pythons)} or a path to an interpreter",
+        )
+    return chosen[0], chosen
+
+
+def command_line(series_names, python, quick, callgrind, jobs):
+    parts = ["python3 scripts/patchset.py bench"]
+    if jobs > 1:
+        parts += ["--jobs", str(jobs)]
+    if series_names:
+        parts += ["--series", *series_names]
+    if python:
+        parts += ["--python", python]
+    if quick:
+        parts.append("--quick")
+    if not callgrind:
+        parts.append("--no-callgrind")
+    return " ".join(parts)
+
+
+def run_bench(manifest, series_names, python, workdir, quick, callgrind, markdown,
+              jobs=1):
+    """Measure each series, print the tables, write markdown (a path or None);
+    return 1 if the thread hops differ, else 0 (missed targets are reported)."""
+    releases = [manifest.release(name) for name in series_names or manifest.releases]
+    plans = [(release, *plan_pythons(release, python)) for release in releases]
+    if jobs < 1:
+        raise UsageError("--jobs must be at least 1", "pass e.g. --jobs 2")
+    valgrind = valgrind_executable() if callgrind else None
+    sizes = QUICK if quick else FULL
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as executor:
+        futures = [executor.submit(measure_series, release, request_python, detect_pythons,
+                                   workdir, sizes, valgrind)
+                   for release, request_python, detect_pythons in plans]
+        results = [future.result() for future in futures]
+    print()
+    print(results_tables(results))
+    print(summary_text(results))
+    if markdown:
+        command = command_line(series_names, python, quick, callgrind, jobs)
+        text = markdown_report(results, sizes,
+                               valgrind_version(valgrind) if valgrind else "", command)
+        Path(markdown).write_text(text)
+        print(f"Wrote {markdown}")
+    hops_differ = any(not hops_equal(r, s) for r in results for s in SCENARIOS)
+    return 1 if hops_differ else 0

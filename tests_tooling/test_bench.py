@@ -1,0 +1,165 @@
+import pytest
+
+import bench
+from bench import (
+    SeriesResult,
+    format_table,
+    instructions_per_request,
+    median,
+    missed_targets,
+    per_request_rows,
+    plan_pythons,
+    ratio,
+)
+from patchset import main
+from releases import Release
+
+
+def test_median_of_odd_and_even_counts():
+    assert median([3, 1, 2]) == 2
+    assert median([4, 1, 3, 2]) == 2.5
+
+
+def test_median_of_nothing_is_an_error():
+    with pytest.raises(ValueError):
+        median([])
+
+
+def test_ratio_is_patched_over_pristine():
+    assert ratio(101, 100) == 1.01
+    assert ratio(1, 0) == float("inf")
+
+
+def test_format_table_pads_columns():
+    assert format_table(("a", "bb"), [("xyz", 1)]) == (
+        "| a   | bb |\n"
+        "|-----|----|\n"
+        "| xyz | 1  |"
+    )
+
+
+def timing(ns):
+    return {s: {"ns_per_request": ns, "chain_build_ns": ns} for s in bench.SCENARIOS}
+
+
+def instructions(count):
+    return {s: count for s in bench.SCENARIOS}
+
+
+def hops(n):
+    return {s: {"sync_to_async": n, "async_to_sync": 0} for s in bench.SCENARIOS}
+
+
+def result(pristine_instructions, patched_instructions, patched_hops=13,
+           detection_ratio=1.0):
+    detection = {"3.12": {case: {"helper_ns": 100 * detection_ratio, "baseline_ns": 100,
+                                 "helper_result": False, "baseline_result": False}
+                          for case in ("sync function", "bound method", "partial")}}
+    return SeriesResult(
+        "6.1", "6.1.3", "3.12.1", "3.13.0",
+        timing={"pristine": [timing(100), timing(100)],
+                "patched": [timing(110), timing(100)]},
+        callgrind={"pristine": [instructions(pristine_instructions)] * 2,
+                   "patched": [instructions(patched_instructions)] * 2},
+        hops={"pristine": hops(13), "patched": hops(patched_hops)},
+        detection=detection,
+    )
+
+
+def test_per_request_row_shows_medians_ratios_and_verdict():
+    row = per_request_rows(result(100000, 100100))[0]
+    assert row == ["6.1", "3.12.1", "WSGI, sync function view", "0.1", "0.1",
+                   "1.050 (1.000-1.100)", "100,000", "100,100", "1.00100", "yes", "met"]
+
+
+def test_counts_that_differ_between_runs_show_their_spread():
+    counts = result(100000, 100000)
+    counts.callgrind["patched"] = [instructions(99000), instructions(101000)]
+    assert per_request_rows(counts)[0][9] == "no (±1.000%)"
+
+
+def test_missed_targets_are_listed():
+    missed = missed_targets([result(100000, 100200, patched_hops=14, detection_ratio=1.2)])
+    assert "6.1 WSGI, sync function view: instructions ratio 1.00200 > 1.001" in missed
+    assert "6.1 Python 3.12 sync function: detection ratio 1.200 > 1.1" in missed
+    assert "6.1 Python 3.12 bound method: detection ratio 1.200 > 1.1" in missed
+    assert not any("partial" in line for line in missed)
+    assert "6.1 WSGI, sync function view: thread hops differ" in missed
+
+
+def test_nothing_missed_when_targets_are_met():
+    assert missed_targets([result(100000, 100000)]) == []
+
+
+def test_instructions_per_request_reads_one_dump_per_scenario(tmp_path):
+    out = tmp_path / "callgrind.out"
+    for number, count in enumerate((1000, 2000), start=1):
+        (tmp_path / f"callgrind.out.{number}").write_text(
+            f"events: Ir\nsummary: {count}\ntotals: {count}\n")
+    assert instructions_per_request(out, ["a", "b"], 10) == {"a": 100, "b": 200}
+
+
+def test_a_missing_dump_is_an_operation_error(tmp_path):
+    with pytest.raises(bench.OperationError, match="callgrind wrote no"):
+        instructions_per_request(tmp_path / "callgrind.out", ["a"], 10)
+
+
+def test_plan_pythons_defaults_to_the_first_for_requests():
+    release = Release("5.2", "5.2.19", "0" * 64, ("3.10", "3.11"))
+    assert plan_pythons(release, None) == ("3.10", ["3.10", "3.11"])
+    assert plan_pythons(release, "3.11") == ("3.11", ["3.11"])
+
+
+def test_bench_with_a_python_the_series_lacks_is_a_usage_error(project, capsys):
+    assert main(["bench", "--python", "3.9", "--no-callgrind"]) == 2
+    assert capsys.readouterr().err == (
+        "error: Python 3.9 is not tested with series 6.1\n"
+        "next step: use one of 3.12 or a path to an interpreter\n"
+    )
+
+
+def test_bench_with_an_unknown_series_is_a_usage_error(project, capsys):
+    assert main(["bench", "--series", "9.9"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown series '9.9'\nnext step: use one of: 6.1, 6.0\n"
+    )
+
+
+def test_bench_without_valgrind_says_how_to_install_it(project, monkeypatch, capsys):
+    monkeypatch.setattr(bench.shutil, "which", lambda name: None)
+    assert main(["bench", "--quick"]) == 1
+    assert capsys.readouterr().err == (
+        "error: valgrind is not installed (callgrind counts the instructions)\n"
+        "next step: install it with `apt-get update && apt-get install -y valgrind` "
+        "(as root), or pass --no-callgrind\n"
+    )
+
+
+def test_bench_has_help(capsys):
+    assert main(["bench", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: patchset.py bench")
+
+
+def test_bench_jobs_below_one_is_a_usage_error(project, capsys):
+    assert main(["bench", "--jobs", "0", "--no-callgrind"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --jobs must be at least 1\nnext step: pass e.g. --jobs 2\n"
+    )
+
+
+def test_markdown_report_has_method_tables_and_targets():
+    text = bench.markdown_report([result(100000, 100200)], bench.FULL,
+                                 "valgrind-3.19.0", "python3 scripts/patchset.py bench")
+    assert text.startswith("# Benchmarks: patched vs pristine Django\n")
+    assert "Generated by `python3 scripts/patchset.py bench`" in text
+    assert "- valgrind: valgrind-3.19.0" in text
+    assert "- series 6.1: Django 6.1.3, per-request Python 3.12.1" in text
+    assert "| 6.1    | 3.12.1 | WSGI, sync function view" in text
+    assert "Missed:\n\n- 6.1 WSGI, sync function view: instructions ratio 1.00200" in text
+
+
+def test_tables_without_callgrind_say_not_measured():
+    no_counts = result(1, 1)
+    no_counts.callgrind = {}
+    assert per_request_rows(no_counts)[0][-1] == "not measured"
+    assert "not measured" in bench.results_tables([no_counts])
