@@ -172,6 +172,36 @@ def cmd_bench(args, manifest):
                      args.callgrind, markdown, args.jobs)
 
 
+def cmd_lint(args, manifest):
+    from lint import run_lint
+
+    return run_lint(manifest, args.series, Path(args.workdir))
+
+
+def cmd_docs(args, manifest):
+    from docsbuild import run_docs
+
+    return run_docs(manifest, args.series, Path(args.workdir), args.spelling)
+
+
+def cmd_fullsuite(args, manifest):
+    from fullsuite import run_fullsuite
+
+    return run_fullsuite(manifest, args.series, args.python, Path(args.workdir), args.parallel)
+
+
+def cmd_ecosystem(args, manifest):
+    from ecosystem import run_ecosystem
+
+    return run_ecosystem(manifest, args.series, args.python, Path(args.workdir), args.packages)
+
+
+def cmd_case(args, manifest):
+    from case import write_case
+
+    return write_case(manifest, Path(args.workdir), args.check)
+
+
 def cmd_serve_check(args, manifest):
     from servecheck import run_serve_check
 
@@ -270,6 +300,50 @@ def build_parser():
     bench.add_argument("--workdir", default=str(PROJECT_DIR / ".bench"),
                        help="forks and virtualenvs go here (default: ./.bench)")
     bench.set_defaults(handler=cmd_bench)
+
+    lint = sub.add_parser(
+        "lint", help="black, isort, flake8, blacken-docs on the files the patches touch")
+    lint.add_argument("--series", nargs="+", metavar="S", help="default: every series")
+    lint.add_argument("--workdir", default=str(PROJECT_DIR / ".lint"),
+                      help="forks and tool virtualenvs go here (default: ./.lint)")
+    lint.set_defaults(handler=cmd_lint)
+
+    docs = sub.add_parser(
+        "docs", help="build Django's docs patched and pristine: no new Sphinx warnings")
+    docs.add_argument("--series", help="default: the default series")
+    docs.add_argument("--no-spelling", dest="spelling", action="store_false",
+                      help="skip the spelling check (it needs Debian's enchant)")
+    docs.add_argument("--workdir", default=str(PROJECT_DIR / ".docs"),
+                      help="forks and the docs virtualenv go here (default: ./.docs)")
+    docs.set_defaults(handler=cmd_docs)
+
+    fullsuite = sub.add_parser(
+        "fullsuite", help="Django's whole test suite, patched vs pristine (~20 min a run)")
+    fullsuite.add_argument("--series", help="default: the default series")
+    fullsuite.add_argument("--python", metavar="X.Y", help="default: the series' first Python")
+    fullsuite.add_argument("--parallel", type=int, metavar="N")
+    fullsuite.add_argument("--workdir", default=str(PROJECT_DIR / ".fullsuite"),
+                           help="fork and virtualenv go here (default: ./.fullsuite)")
+    fullsuite.set_defaults(handler=cmd_fullsuite)
+
+    ecosystem = sub.add_parser(
+        "ecosystem", help="third-party packages' own tests on the patched and pristine trees")
+    ecosystem.add_argument("--series", help="default: the default series")
+    ecosystem.add_argument("--python", metavar="X.Y", help="default: the series' first Python")
+    ecosystem.add_argument("--packages", nargs="+", metavar="NAME",
+                           help="default: every package in scripts/ecosystem.json")
+    ecosystem.add_argument("--workdir", default=str(PROJECT_DIR / ".ecosystem"),
+                           help="forks, sdists and virtualenvs go here (default: ./.ecosystem)")
+    ecosystem.set_defaults(handler=cmd_ecosystem)
+
+    case = sub.add_parser(
+        "case", help="regenerate UPSTREAM.md from its template and the checks' summaries")
+    case.add_argument("--check", action="store_true",
+                      help="exit 1 if UPSTREAM.md is not what the template gives")
+    case.add_argument("--workdir", default=str(PROJECT_DIR / ".case"),
+                      help="forks and the ASGI demo virtualenv go here (default: ./.case)")
+    case.set_defaults(handler=cmd_case)
+
     serve = sub.add_parser(
         "serve-check", help="uvicorn and gunicorn serving a site with an unmarked async middleware")
     serve.add_argument("--series", help="default: the default series")

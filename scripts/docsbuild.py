@@ -1,0 +1,188 @@
+"""Django's docs built with `make html` (and `make spelling`) in docs/ of the
+patched tree and of the pristine release, with the versions docs/requirements.txt
+asks for: the patched docs must bring no new warning."""
+
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+from djangotests import create_venv, ensure_pip, run_checked
+from evidence import write_evidence
+from fork import git, materialize_fork, upstream_tag
+from releases import OperationError
+
+# What pyenchant needs from Debian to check en_US spelling.
+SPELLING_DEBIAN_PACKAGES = ["libenchant-2-2", "hunspell-en-us"]
+ENCHANT_PROBE = "import enchant; enchant.Dict('en_US')"
+WARNING_LINE = re.compile(r"^(?P<file>[^:\s][^:]*?)(?::(?P<line>\d+))?: (?P<level>WARNING|ERROR|CRITICAL|SEVERE): (?P<message>.*)$")
+
+
+def export_pristine_tree(fork, release, dest):
+    """The release's files as imported (django/ is needed: conf.py imports it)."""
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = Path(scratch) / "tree.tar"
+        git(["archive", "--format=tar", "-o", str(archive), upstream_tag(release)], fork)
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(dest, filter="data")
+            else:
+                tar.extractall(dest)
+    return dest
+
+
+def docs_venv(workdir, tree):
+    venv = Path(workdir) / "docs-venv"
+    python = create_venv(sys.executable, venv)
+    requirements = Path(tree) / "docs" / "requirements.txt"
+    print(f"Installing {requirements} into {venv}...", flush=True)
+    ensure_pip(str(python))
+    run_checked([str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+                "installing docs/requirements.txt", "check that PyPI is reachable")
+    return venv
+
+
+def installed_versions(venv, names):
+    versions = {}
+    for name in names:
+        output = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "show", name],
+                                capture_output=True, text=True).stdout
+        match = re.search(r"^Version: (.+)$", output, re.MULTILINE)
+        versions[name] = match.group(1) if match else "not installed"
+    return versions
+
+
+def enchant_works(venv):
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c", ENCHANT_PROBE],
+                           capture_output=True, text=True)
+    return probe.returncode == 0
+
+
+def install_enchant():
+    """Install Debian's enchant and an en_US dictionary when we can; return why not."""
+    if shutil.which("apt-get") is None:
+        return "no apt-get on this machine"
+    if os.geteuid() != 0:
+        return "apt-get needs root"
+    print(f"Installing {' '.join(SPELLING_DEBIAN_PACKAGES)} with apt-get...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-q"],
+                    ["apt-get", "install", "-y", "-q", *SPELLING_DEBIAN_PACKAGES]):
+        completed = subprocess.run(command, capture_output=True, text=True, env=env)
+        if completed.returncode != 0:
+            return f"`{' '.join(command)}` failed: {completed.stderr.strip()[-300:]}"
+    return None
+
+
+def spelling_unavailable(venv):
+    """None when the spelling builder can run, else the reason it cannot."""
+    if enchant_works(venv):
+        return None
+    reason = install_enchant()
+    if reason is None and not enchant_works(venv):
+        reason = "pyenchant still finds no en_US dictionary"
+    return reason
+
+
+def make_docs(venv, tree, target, label):
+    """Run `make <target>` in tree/docs with warnings written to a file; return
+    (status, warning lines)."""
+    docs = Path(tree) / "docs"
+    build = docs / "_build"
+    warnings_file = build / f"{target}-warnings.txt"
+    build.mkdir(exist_ok=True)
+    command = ["make", target, f"SPHINXBUILD={venv / 'bin' / 'sphinx-build'}",
+               f"PYTHON={venv / 'bin' / 'python'}",
+               f"SPHINXOPTS=-q -w {warnings_file}"]
+    print(f"$ cd {docs} && {' '.join(command)}   ({label})", flush=True)
+    completed = subprocess.run(command, cwd=docs, capture_output=True, text=True)
+    lines = warnings_file.read_text().splitlines() if warnings_file.exists() else []
+    if completed.returncode != 0 and not lines:
+        raise OperationError(
+            f"`make {target}` failed in {docs}:\n{(completed.stdout + completed.stderr)[-2000:]}",
+            "read the Sphinx output above")
+    return completed.returncode, lines
+
+
+def warning_key(line, tree):
+    """A warning without its tree path and line number, so the same warning in both
+    trees compares equal even when the patch moved it."""
+    line = line.replace(str(Path(tree)) + "/", "")
+    match = WARNING_LINE.match(line)
+    if not match:
+        return line
+    return f"{match['file']}: {match['level']}: {match['message']}"
+
+
+def new_warnings(patched_lines, patched_tree, pristine_lines, pristine_tree):
+    budget = collections.Counter(warning_key(line, pristine_tree) for line in pristine_lines)
+    new = []
+    for line in patched_lines:
+        key = warning_key(line, patched_tree)
+        if budget[key] > 0:
+            budget[key] -= 1
+        else:
+            new.append(line.replace(str(Path(patched_tree)) + "/", ""))
+    return new
+
+
+def compare_builds(venv, patched_tree, pristine_tree, target):
+    results = {}
+    for label, tree in (("patched", patched_tree), ("pristine", pristine_tree)):
+        results[label] = make_docs(venv, tree, target, label)
+    new = new_warnings(results["patched"][1], patched_tree, results["pristine"][1],
+                       pristine_tree)
+    return {
+        "warnings_patched": len(results["patched"][1]),
+        "warnings_pristine": len(results["pristine"][1]),
+        "status_patched": results["patched"][0],
+        "status_pristine": results["pristine"][0],
+        "new": new,
+    }
+
+
+def run_docs(manifest, series, workdir, spelling):
+    """Build the docs on both trees; print the comparison; return the exit status."""
+    release = manifest.release(series)
+    workdir = Path(workdir).absolute()
+    fork = materialize_fork(workdir / "django_fork", release)
+    pristine = export_pristine_tree(fork, release, workdir / f"pristine-{release.version}")
+    venv = docs_venv(workdir, fork)
+    summary = {"series": release.series, "version": release.version,
+               "tools": installed_versions(venv, ["Sphinx", "pyenchant",
+                                                  "sphinxcontrib-spelling"])}
+    summary["html"] = compare_builds(venv, fork, pristine, "html")
+    reason = spelling_unavailable(venv) if spelling else "--no-spelling"
+    if reason is None:
+        summary["spelling"] = compare_builds(venv, fork, pristine, "spelling")
+    else:
+        summary["spelling"] = {"skipped": reason}
+        print(f"Spelling check skipped: {reason} (it needs Debian's "
+              f"{' and '.join(SPELLING_DEBIAN_PACKAGES)})", flush=True)
+    print()
+    print(f"Docs of series {release.series}, patched vs Django {release.version} "
+          f"(Sphinx {summary['tools']['Sphinx']}):")
+    ok = True
+    for target in ("html", "spelling"):
+        result = summary[target]
+        if "skipped" in result:
+            print(f"  make {target:<9} skipped: {result['skipped']}")
+            continue
+        print(f"  make {target:<9} warnings: pristine {result['warnings_pristine']}, "
+              f"patched {result['warnings_patched']}, new {len(result['new'])}")
+        for line in result["new"]:
+            print(f"    {line}")
+        ok = ok and not result["new"]
+    path = write_evidence(f"docs-{release.series}", summary)
+    print(f"Summary written to {path}")
+    print(f"verdict: {'OK' if ok else 'FAILED'}")
+    return 0 if ok else 1

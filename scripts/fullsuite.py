@@ -1,0 +1,133 @@
+"""Django's whole test suite on a patched series and on its pristine release, with
+the same interpreter; every test must have the same outcome on both (new tests
+aside, which must go red -> green). Writes a JSON summary for `case`."""
+
+import datetime
+import platform
+import time
+from pathlib import Path
+
+from djangotests import (
+    compare_outcomes,
+    create_venv,
+    ensure_pip,
+    format_comparison,
+    install_fork,
+    run_checked,
+    run_runtests,
+    summarize_outcomes,
+)
+from evidence import write_evidence
+from fork import build_reverted_tree, materialize_fork, new_test_ids
+from releases import OperationError, find_python, first_available_python, python_version_of
+
+DEFAULT_WORKDIR_NAME = ".fullsuite"
+
+
+def base_python_for(release, version):
+    if version is None:
+        return first_available_python(release)
+    found = find_python(version)
+    if found is None:
+        raise OperationError(f"no Python {version} found",
+                             f"install it (`pyenv install {version}`) or pick another --python")
+    return found
+
+
+def requirement_lines(path):
+    lines = (line.split("#", 1)[0].strip() for line in Path(path).read_text().splitlines())
+    return [line for line in lines if line]
+
+
+def install_suite_requirements(python, fork):
+    """Install tests/requirements/py3.txt; a requirement that cannot be built here
+    (e.g. pylibmc without libmemcached) is skipped: its tests skip on both trees."""
+    requirements = Path(fork) / "tests" / "requirements" / "py3.txt"
+    print(f"Installing {requirements.relative_to(fork)} into {python}...", flush=True)
+    ensure_pip(python)
+    try:
+        run_checked([python, "-m", "pip", "install", "-q", "-r", str(requirements)],
+                    "installing the suite's requirements", "")
+        return []
+    except OperationError:
+        print("Some requirements do not install here; installing them one by one...",
+              flush=True)
+    skipped = []
+    for requirement in requirement_lines(requirements):
+        try:
+            run_checked([python, "-m", "pip", "install", "-q", requirement],
+                        f"installing {requirement}", "")
+        except OperationError:
+            print(f"  skipped (does not install here): {requirement}", flush=True)
+            skipped.append(requirement)
+    return skipped
+
+
+def outcome_counts(outcomes):
+    counts = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def fullsuite_summary(release, python, comparison, patched, reverted, statuses,
+                      skipped_requirements, seconds):
+    return {
+        "series": release.series,
+        "version": release.version,
+        "python": platform.python_version() if python is None else python,
+        "date": datetime.date.today().isoformat(),
+        "minutes": round(seconds / 60, 1),
+        "runtests_status": statuses,
+        "requirements_not_installed": skipped_requirements,
+        "patched": outcome_counts(patched),
+        "pristine": outcome_counts(reverted),
+        "tests_patched": len(patched),
+        "tests_pristine": len(reverted),
+        "new_tests": len(comparison.new_tests),
+        "red_green": len(comparison.red_green),
+        "same_outcome": comparison.unchanged,
+        "differing": [
+            {"test": test_id, "pristine": before, "patched": after, "rule": rule}
+            for test_id, before, after, rule in comparison.violations
+        ],
+        "load_failures": [f"{test_id} ({tree})" for test_id, tree in comparison.load_failures],
+        "ok": comparison.ok,
+    }
+
+
+def run_fullsuite(manifest, series, python_version, workdir, parallel):
+    """Run the whole suite on both trees, print the comparison, write the summary;
+    return the exit status."""
+    release = manifest.release(series)
+    workdir = Path(workdir).absolute()
+    started = time.monotonic()
+    fork = materialize_fork(workdir / "django_fork", release)
+    base = base_python_for(release, python_version)
+    version = python_version_of(base)
+    python = str(create_venv(base, workdir / f"venv-{release.series}-py{version}").absolute())
+    install_fork(python, fork)
+    skipped = install_suite_requirements(python, fork)
+    print("Running the whole suite on the patched tree...", flush=True)
+    patched_status, patched = run_runtests(python, fork, [], parallel)
+    print(f"Patched tree: {summarize_outcomes(patched)} (runtests.py exit {patched_status})",
+          flush=True)
+    reverted_tree = build_reverted_tree(fork, release)
+    print(f"Running the whole suite on the pristine release {release.version}...", flush=True)
+    reverted_status, reverted = run_runtests(python, reverted_tree, [], parallel,
+                                             import_from_tree=True)
+    print(f"Pristine tree: {summarize_outcomes(reverted)} "
+          f"(runtests.py exit {reverted_status})", flush=True)
+    # None: every label ran, so every new test is expected to have run.
+    comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted, None)
+    print(format_comparison(
+        comparison, f"whole suite, series {release.series} vs Django {release.version} "
+        f"on Python {version}"))
+    summary = fullsuite_summary(
+        release, version, comparison, patched, reverted,
+        {"patched": patched_status, "pristine": reverted_status}, skipped,
+        time.monotonic() - started)
+    path = write_evidence(f"fullsuite-{release.series}", summary)
+    print(f"Summary written to {path}")
+    return 0 if comparison.ok else 1
+
