@@ -196,8 +196,9 @@ def compare_reports(cases, pristine, patched, flags):
         if problem:
             tally.broken_patched += 1
             offenders.append((case, f"broken on patched: {problem}"))
-        changed = not works(case, after) or observable(before) != observable(after)
-        if works(case, before) and changed:
+        if works(case, before) and (
+            not works(case, after) or observable(before) != observable(after)
+        ):
             tally.changed_while_working += 1
             offenders.append((case, "changed while working: pristine "
                               f"{observable(before)}, patched {observable(after)}"))

@@ -85,6 +85,17 @@ def test_broken_on_pristine_fixed_on_patched_is_not_a_change():
     assert offenders == []
 
 
+def test_an_error_on_pristine_that_patched_turns_into_the_load_error_is_counted():
+    cases = [case("wsgi", ["async_undeclared"])]
+    crashed = {"outcome": "error", "error": "AttributeError: 'coroutine' object",
+               "effects": [], "warnings": []}
+    load_error = {"outcome": "load_error", "effects": [], "warnings": [],
+                  "error": MISDECLARED.format(kind="async_undeclared")}
+    tallies, offenders = compare_reports(cases, [crashed], [load_error], FLAGS)
+    assert (tallies["wsgi"].broken_pristine, tallies["wsgi"].now_load_error) == (1, 1)
+    assert offenders == []
+
+
 def test_a_warning_on_patched_breaks_the_chain():
     cases = [case("wsgi", ["mixin"])]
     warned = result(**{**GOOD, "warnings": ["RuntimeWarning: never awaited"]})
