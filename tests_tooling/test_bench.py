@@ -96,12 +96,13 @@ def test_instructions_per_request_reads_one_dump_per_scenario(tmp_path):
     for number, count in enumerate((1000, 2000), start=1):
         (tmp_path / f"callgrind.out.{number}").write_text(
             f"events: Ir\nsummary: {count}\ntotals: {count}\n")
-    assert instructions_per_request(out, ["a", "b"], 10) == {"a": 100, "b": 200}
+    assert instructions_per_request(out, ["a", "b"], {"a": 10, "b": 20}) == {
+        "a": 100, "b": 100}
 
 
 def test_a_missing_dump_is_an_operation_error(tmp_path):
     with pytest.raises(bench.OperationError, match="callgrind wrote no"):
-        instructions_per_request(tmp_path / "callgrind.out", ["a"], 10)
+        instructions_per_request(tmp_path / "callgrind.out", ["a"], {"a": 10})
 
 
 def test_plan_pythons_defaults_to_the_first_for_requests():
