@@ -46,7 +46,7 @@ def fetch_package_sdist(python, name, version, dest):
                 f"downloading {name} {version}", "check that PyPI is reachable")
     normalized = name.replace("-", "_").lower()
     archive = next(path for path in downloads.glob("*.tar.gz")
-                   if path.name.lower().replace("-", "_").startswith(f"{normalized}-{version}"))
+                   if path.name.lower().replace("-", "_").startswith(f"{normalized}_{version}"))
     with tarfile.open(archive) as tar:
         top = tar.getnames()[0].split("/")[0]
         if hasattr(tarfile, "data_filter"):

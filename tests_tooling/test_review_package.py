@@ -1,0 +1,177 @@
+"""The upstream review package: lint, docs, ecosystem and case, on small inputs
+built here (no network, no real Django)."""
+
+import json
+
+import pytest
+
+import case
+import docsbuild
+import ecosystem
+import evidence
+import lint
+from conftest import git
+from patchset import main
+
+
+def test_black_pin_comes_from_tox_ini_or_docs_requirements(tmp_path):
+    assert lint.sdist_black_pin(tmp_path) is None
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "requirements.txt").write_text("Sphinx>=4.5.0\nblack==23.12.1\n")
+    assert lint.sdist_black_pin(tmp_path) == "23.12.1"
+    (tmp_path / "tox.ini").write_text("[testenv:black]\ndeps = black == 26.3.1\n")
+    assert lint.sdist_black_pin(tmp_path) == "26.3.1"
+
+
+def test_tool_requirements_use_the_release_black(tmp_path):
+    (tmp_path / "tox.ini").write_text("[testenv:black]\ndeps = black == 26.3.1\n")
+    requirements = lint.tool_requirements(tmp_path)
+    assert "black==26.3.1" in requirements
+    assert sum(line.startswith("black==") for line in requirements) == 1
+
+
+def test_diff_findings_gives_one_finding_per_hunk():
+    original = "a = 1\nb  = 2\nc = 3\nd  = 4\n"
+    formatted = "a = 1\nb = 2\nc = 3\nd = 4\n"
+    findings = lint.diff_findings("black", "x.py", original, formatted)
+    assert [(f.line, f.key) for f in findings] == [
+        (2, "-b  = 2\n+b = 2"), (4, "-d  = 4\n+d = 4")]
+
+
+def test_only_findings_beyond_the_pristine_ones_are_introduced():
+    def finding(key, line):
+        return lint.Finding("flake8", "x.py", line, key, key)
+
+    pristine = [finding("E501|long", 3)]
+    patched = [finding("E501|long", 9), finding("E501|long", 12), finding("F401|os", 1)]
+    assert [(f.key, f.line) for f in lint.introduced(patched, pristine)] == [
+        ("E501|long", 12), ("F401|os", 1)]
+
+
+def test_wrap_findings_flag_added_wide_comments_and_docstrings_only():
+    wide = "x" * 80
+    text = (f'def f():\n    """{wide}"""\n    # {wide}\n    return "{wide}"\n'
+            f"# {wide}\n")
+    findings = lint.wrap_findings("x.py", text, added={2, 3, 4})
+    assert [f.line for f in findings] == [2, 3]
+
+
+def test_docs_warnings_compare_without_paths_and_line_numbers(tmp_path):
+    patched, pristine = tmp_path / "patched", tmp_path / "pristine"
+    before = [f"{pristine}/docs/topics/async.txt:10: WARNING: undefined label: 'x'"]
+    after = [f"{patched}/docs/topics/async.txt:31: WARNING: undefined label: 'x'",
+             f"{patched}/docs/topics/async.txt:40: WARNING: unknown document: 'y'"]
+    assert docsbuild.new_warnings(after, patched, before, pristine) == [
+        "docs/topics/async.txt:40: WARNING: unknown document: 'y'"]
+
+
+def test_junit_outcomes(tmp_path):
+    report = tmp_path / "junit.xml"
+    report.write_text(
+        '<testsuites><testsuite>'
+        '<testcase classname="t.A" name="ok"/>'
+        '<testcase classname="t.A" name="bad"><failure message="x"/></testcase>'
+        '<testcase classname="t.A" name="broken"><error message="x"/></testcase>'
+        '<testcase classname="t.A" name="later"><skipped message="x"/></testcase>'
+        '</testsuite></testsuites>')
+    assert ecosystem.junit_outcomes(report) == {
+        "t.A.ok": "pass", "t.A.bad": "fail", "t.A.broken": "error", "t.A.later": "skip"}
+
+
+def test_unknown_ecosystem_package_is_a_usage_error(project, capsys):
+    assert main(["ecosystem", "--packages", "no-such-package"]) == 2
+    assert "error: unknown package(s): no-such-package" in capsys.readouterr().err
+
+
+def test_evidence_round_trip(project):
+    assert evidence.read_evidence("lint") is None
+    path = evidence.write_evidence("lint", {"6.1": {"files": 3}})
+    assert path == project / "evidence" / "lint.json"
+    assert json.loads(path.read_text()) == {"6.1": {"files": 3}}
+    assert evidence.read_evidence("lint") == {"6.1": {"files": 3}}
+
+
+def test_render_fills_every_placeholder():
+    assert case.render("a {{x}} b {{y}}", {"x": 1, "y": "two"}) == "a 1 b two"
+    with pytest.raises(KeyError):
+        case.render("{{missing}}", {})
+
+
+def test_call_sites_name_the_enclosing_function(tmp_path):
+    module = tmp_path / "django" / "core" / "handlers.py"
+    module.parent.mkdir(parents=True)
+    module.write_text(
+        "from django.utils.inspect import is_coroutine_callable\n\n\n"
+        "class Handler:\n    def load(self, mw):\n"
+        "        return is_coroutine_callable(mw)\n\n\n"
+        "def helper(view):\n    return inspect.is_coroutine_callable(view)\n")
+    assert case.call_sites(tmp_path, "is_coroutine_callable") == [
+        ("django/core/handlers.py", 6, "Handler.load"),
+        ("django/core/handlers.py", 10, "helper"),
+    ]
+
+
+CHECKLIST = """\
+.. _patch-review-checklist:
+
+Contribution checklist
+======================
+
+Intro.
+
+All tickets
+-----------
+
+* Is the pull request a single squashed commit with a message that follows our
+  :ref:`commit message format <committing-guidelines>`?
+
+Documentation
+-------------
+
+* Are there any :ref:`spelling errors <documentation-spelling-check>`?
+
+Deprecating a feature
+---------------------
+
+See the guide.
+"""
+
+
+def test_checklist_items_are_read_from_the_release_docs(tmp_path):
+    path = tmp_path / case.CHECKLIST_FILE
+    path.parent.mkdir(parents=True)
+    path.write_text(CHECKLIST)
+    assert case.checklist_items(tmp_path) == [
+        ("All tickets", "Is the pull request a single squashed commit with a message "
+                        "that follows our :ref:`commit message format "
+                        "<committing-guidelines>`?"),
+        ("Documentation", "Are there any :ref:`spelling errors "
+                          "<documentation-spelling-check>`?"),
+    ]
+
+
+def test_checklist_marks_come_from_the_measurements():
+    facts = {"spelling": (" ", "`make spelling` skipped: no apt-get")}
+    assert case.checklist_evidence("Are there any spelling errors?", facts) == facts["spelling"]
+    assert case.checklist_evidence("Something new?", facts)[0] == " "
+
+
+def test_touched_files_and_added_lines(tmp_path):
+    repo = tmp_path / "fork"
+    repo.mkdir()
+    git(["init", "-q"], repo)
+    (repo / "a.py").write_text("x = 1\n")
+    git(["add", "-A"], repo)
+    git(["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-m", "r"], repo)
+    git(["tag", "upstream/6.1.3"], repo)
+    (repo / "a.py").write_text("x = 1\ny = 2\n")
+    (repo / "b.txt").write_text("new\n")
+    git(["add", "-A"], repo)
+    git(["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-m", "p"], repo)
+
+    class Release:
+        version = "6.1.3"
+
+    assert lint.touched_files(repo, Release) == ["a.py", "b.txt"]
+    assert lint.added_line_numbers(repo, Release, "a.py") == {2}
+    assert lint.pristine_text(repo, Release, "b.txt") == ""
