@@ -181,7 +181,8 @@ def cmd_lint(args, manifest):
 def cmd_docs(args, manifest):
     from docsbuild import run_docs
 
-    return run_docs(manifest, args.series, Path(args.workdir), args.spelling)
+    return run_docs(manifest, args.series, Path(args.workdir), args.spelling,
+                    args.compare_only)
 
 
 def cmd_fullsuite(args, manifest):
@@ -313,6 +314,8 @@ def build_parser():
     docs.add_argument("--series", help="default: the default series")
     docs.add_argument("--no-spelling", dest="spelling", action="store_false",
                       help="skip the spelling check (it needs Debian's enchant)")
+    docs.add_argument("--compare-only", action="store_true",
+                      help="compare the warnings of the last builds in WORKDIR, no rebuild")
     docs.add_argument("--workdir", default=str(PROJECT_DIR / ".docs"),
                       help="forks and the docs virtualenv go here (default: ./.docs)")
     docs.set_defaults(handler=cmd_docs)

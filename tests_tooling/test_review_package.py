@@ -175,3 +175,18 @@ def test_touched_files_and_added_lines(tmp_path):
     assert lint.touched_files(repo, Release) == ["a.py", "b.txt"]
     assert lint.added_line_numbers(repo, Release, "a.py") == {2}
     assert lint.pristine_text(repo, Release, "b.txt") == ""
+
+
+def test_stdlib_references_count_as_offline_only():
+    line = ("docs/releases/6.1.4.txt:12: WARNING: py:func reference target not found: "
+            "inspect.markcoroutinefunction [ref.func]")
+    assert docsbuild.resolved_by_python_inventory(line)
+    assert not docsbuild.resolved_by_python_inventory(
+        line.replace("inspect.markcoroutinefunction", "django.utils.inspect.signature"))
+    assert docsbuild.inventories_unreachable(
+        ["WARNING: failed to reach any of the inventories with the following issues:"])
+
+
+def test_compare_only_needs_an_earlier_build(project, tmp_path, capsys):
+    assert main(["docs", "--compare-only", "--workdir", str(tmp_path / "docs")]) == 1
+    assert "error: no earlier `make html`" in capsys.readouterr().err
