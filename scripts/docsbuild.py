@@ -190,6 +190,7 @@ def run_docs(manifest, series, workdir, spelling, compare_only=False):
     if compare_only:
         fork = workdir / "django_fork"
         venv = workdir / "docs-venv"
+        last_build_warnings(fork, "html")  # fails early when there was no build
     else:
         fork = materialize_fork(workdir / "django_fork", release)
         export_pristine_tree(fork, release, pristine)
