@@ -132,7 +132,8 @@ def warning_key(line, tree):
     line = line.replace(str(Path(tree)) + "/", "")
     match = WARNING_LINE.match(line)
     if not match:
-        return line
+        # e.g. the spelling builder's "WARNING: releases/6.1.4.txt:24: : Spell check: ..."
+        return re.sub(r"(\.txt):\d+:", r"\1:", line)
     return f"{match['file']}: {match['level']}: {match['message']}"
 
 

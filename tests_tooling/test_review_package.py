@@ -190,3 +190,9 @@ def test_stdlib_references_count_as_offline_only():
 def test_compare_only_needs_an_earlier_build(project, tmp_path, capsys):
     assert main(["docs", "--compare-only", "--workdir", str(tmp_path / "docs")]) == 1
     assert "error: no earlier `make html`" in capsys.readouterr().err
+
+
+def test_spelling_warnings_compare_without_line_numbers(tmp_path):
+    before = ["WARNING: topics/signals.txt:90: : Spell check: unawaited: an unawaited."]
+    after = ["WARNING: topics/signals.txt:113: : Spell check: unawaited: an unawaited."]
+    assert docsbuild.new_warnings(after, tmp_path, before, tmp_path) == []
