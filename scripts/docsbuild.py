@@ -20,7 +20,10 @@ from releases import OperationError
 # What pyenchant needs from Debian to check en_US spelling.
 SPELLING_DEBIAN_PACKAGES = ["libenchant-2-2", "hunspell-en-us"]
 ENCHANT_PROBE = "import enchant; enchant.Dict('en_US')"
-WARNING_LINE = re.compile(r"^(?P<file>[^:\s][^:]*?)(?::(?P<line>\d+))?: (?P<level>WARNING|ERROR|CRITICAL|SEVERE): (?P<message>.*)$")
+WARNING_LINE = re.compile(
+    r"^(?P<file>[^:\s][^:]*?)(?::(?P<line>\d+))?: "
+    r"(?P<level>WARNING|ERROR|CRITICAL|SEVERE): (?P<message>.*)$"
+)
 
 
 def export_pristine_tree(fork, release, dest):

@@ -174,4 +174,3 @@ def run_ecosystem(manifest, series, python_version, workdir, names):
     print(f"Summary written to {path}")
     print(f"verdict: {'OK' if ok else 'FAILED'} (no new failure)")
     return 0 if ok else 1
-

@@ -130,4 +130,3 @@ def run_fullsuite(manifest, series, python_version, workdir, parallel):
     path = write_evidence(f"fullsuite-{release.series}", summary)
     print(f"Summary written to {path}")
     return 0 if comparison.ok else 1
-
