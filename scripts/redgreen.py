@@ -104,7 +104,8 @@ def run_cell(release, interpreter, fork, reverted_tree):
     comparison = compare_outcomes(new_test_ids(fork, release), patched, pristine, labels)
     # A test skipped on both trees covers what this release does not have (e.g.
     # async signal receivers before Django 5.0): not applicable, not a failure.
-    not_applicable = [v[0] for v in comparison.violations if v[1] == v[2] == "skip"]
+    not_applicable = sorted(test_id for test_id, outcome in patched.items()
+                            if outcome == "skip" and pristine.get(test_id) == "skip")
     violations = [v for v in comparison.violations if v[0] not in not_applicable]
     return Cell(release.series, release.version, python_version_of(interpreter) or "?",
                 pristine, patched, violations, not_applicable)

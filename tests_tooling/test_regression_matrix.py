@@ -63,3 +63,23 @@ def test_skipped_on_both_is_not_applicable_not_a_failure():
 
 def test_a_cell_that_could_not_run_fails():
     assert not cell(pristine={}, patched={}, error="no Python 3.13 found").ok
+
+
+def test_run_cell_counts_tests_skipped_on_both_trees_as_not_applicable(monkeypatch):
+    skipped = "async_callable_regression.test_signals.AsyncCallReceiverTests.test_send"
+    red_green = f"{APP}.test_a"
+
+    def run_runtests(python, tree, labels, parallel=None, import_from_tree=False):
+        # The pristine run must not use the parallel runner.
+        assert parallel == (1 if import_from_tree else None)
+        return 0, {red_green: "error" if import_from_tree else "pass", skipped: "skip"}
+
+    monkeypatch.setattr(redgreen, "run_runtests", run_runtests)
+    monkeypatch.setattr(redgreen, "new_test_ids", lambda fork, release: {red_green, skipped})
+    monkeypatch.setattr(redgreen, "python_version_of", lambda python: "3.10")
+    release = type("Release", (), {"series": "4.2", "version": "4.2.30"})()
+    result = redgreen.run_cell(release, "python", "fork", "reverted")
+    assert result.ok
+    assert result.not_applicable == [skipped]
+    row = format_matrix([result]).splitlines()[2].split()
+    assert row[3:] == ["1/1", "0", "1/1", "1", "OK"]
