@@ -229,9 +229,11 @@ def docs_text(summary):
             rows.append((f"make {target}", "-", "-", f"skipped: {result['skipped']}"))
         else:
             rows.append((f"make {target}", result["warnings_pristine"],
-                         result["warnings_patched"], len(result["new"])))
+                         result["warnings_patched"], len(result["new"]),
+                         len(result.get("offline_only", []))))
     lines.append(markdown_table(("build", "pristine warnings", "patched warnings",
-                                 "new warnings"), rows))
+                                 "new warnings", "new, stdlib references unresolved "
+                                 "offline"), rows))
     return "\n".join(lines)
 
 
@@ -387,9 +389,14 @@ def docs_fact(docs, target):
     result = docs[target]
     if "skipped" in result:
         return " ", f"`make {target}` skipped: {result['skipped']}"
+    offline = result.get("offline_only", [])
     return mark(not result["new"]), (
         f"`make {target}`: {len(result['new'])} new warnings "
-        f"({result['warnings_patched']} patched, {result['warnings_pristine']} pristine)")
+        f"({result['warnings_patched']} patched, {result['warnings_pristine']} pristine)"
+        + (f"; {len(offline)} more are standard library references left unresolved "
+           "because intersphinx could not download Python's inventory here" if offline
+           else "")
+        + "".join(f"\n    - `{line}`" for line in result["new"]))
 
 
 def facts_for(forks, releases, tests_by_series, evidence):
