@@ -235,10 +235,20 @@ def best_ns(function, obj, number):
     return timer.timeit(number) / number * 1e9
 
 
+def series_iscoroutinefunction():
+    """The iscoroutinefunction the helper itself asks first: asgiref's where the
+    series imports it (4.2 to 6.0), else inspect's (6.1), as the handler does."""
+    import django.utils.inspect as helper_module
+
+    return getattr(helper_module, "iscoroutinefunction", None) or (
+        helper_module.inspect.iscoroutinefunction
+    )
+
+
 def measure_detection(options, event_loop):
-    # The iscoroutinefunction Django's own code imports in this series.
-    from django.utils.deprecation import iscoroutinefunction
     from django.utils.inspect import is_coroutine_callable
+
+    iscoroutinefunction = series_iscoroutinefunction()
 
     results = {}
     for name, obj in detection_cases().items():
