@@ -32,6 +32,9 @@ def run_git(args, cwd, env=None, input=None):
     # A caller's GIT_DIR (e.g. from a git hook) would redirect us to another repo.
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
         full_env.pop(name, None)
+    # Never climb above cwd: a fork folder that lost its .git would otherwise be
+    # taken for the repository around it (this project's own checkout).
+    full_env["GIT_CEILING_DIRECTORIES"] = os.path.dirname(os.path.abspath(cwd))
     full_env.update(env or {})
     completed = subprocess.run(
         ["git", *args],
