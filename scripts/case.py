@@ -11,13 +11,20 @@ import re
 import subprocess
 from pathlib import Path
 
-from djangotests import create_venv, install_fork
+from djangotests import create_venv, install_fork, run_checked
 from evidence import read_evidence
 from fork import build_reverted_tree, git, materialize_fork, new_test_ids, upstream_tag
-from releases import SCRIPTS_DIR, OperationError, first_available_python, project_dir
+from releases import (
+    PROJECT_DIR,
+    SCRIPTS_DIR,
+    OperationError,
+    first_available_python,
+    project_dir,
+)
 
 TEMPLATE = SCRIPTS_DIR / "case_template.md"
 DEMO = SCRIPTS_DIR / "case_worker" / "callable_view_demo.py"
+DEMO_REQUIREMENTS = PROJECT_DIR / "requirements" / "case-demo.txt"
 HELPER = "is_coroutine_callable"
 CHECKLIST_FILE = "docs/internals/contributing/writing-code/submitting-patches.txt"
 FALSE_POSITIVE_WORDS = ("class", "instance", "mixin", "partial", "mock", "generator",
@@ -429,7 +436,7 @@ def facts_for(forks, releases, tests_by_series, evidence):
 # The command ------------------------------------------------------------------
 
 
-def build_document(manifest, workdir):
+def build_document(manifest, workdir, generated_on):
     workdir = Path(workdir).absolute()
     releases = dict(manifest.releases)
     forks = {series: materialize_fork(workdir / f"fork-{series}", release)
@@ -440,6 +447,9 @@ def build_document(manifest, workdir):
     python = str(create_venv(first_available_python(default),
                              workdir / "demo-venv").absolute())
     install_fork(python, default_fork)
+    # Pinned, so the document does not change when asgiref releases.
+    run_checked([python, "-m", "pip", "install", "-q", "-r", str(DEMO_REQUIREMENTS)],
+                "installing the demo's asgiref", "check the pip output above")
     pristine_demo = run_demo(python, reverted, True)
     patched_demo = run_demo(python, default_fork, True)
     tests_by_series = new_tests_by_series(forks, releases)
@@ -449,7 +459,7 @@ def build_document(manifest, workdir):
     evidence["lint"] = read_evidence("lint")
     facts = facts_for(forks, releases, tests_by_series, evidence)
     values = {
-        "generated_on": datetime.date.today().isoformat(),
+        "generated_on": generated_on,
         "demo_version": pristine_demo["version"],
         "demo_asgiref": pristine_demo["asgiref"],
         "demo_pristine_asgi": served(pristine_demo["asgi"]),
@@ -478,11 +488,22 @@ def build_document(manifest, workdir):
     return render(TEMPLATE.read_text(), values)
 
 
+def generated_date(text):
+    """The date a generated UPSTREAM.md gives for itself, or None."""
+    found = re.search(r"when this file was generated\s+\((\d{4}-\d{2}-\d{2})\)", text)
+    return found.group(1) if found else None
+
+
 def write_case(manifest, workdir, check):
-    document = build_document(manifest, workdir)
+    """Write UPSTREAM.md, or with check compare it (its own date aside: the check
+    runs on later days) and exit 1 if it differs."""
     target = upstream_path()
+    existing = target.read_text() if target.exists() else ""
+    today = datetime.date.today().isoformat()
+    document = build_document(manifest, workdir,
+                              (check and generated_date(existing)) or today)
     if check:
-        if not target.exists() or target.read_text() != document:
+        if existing != document:
             raise OperationError(f"{target.name} is not what the template and evidence give",
                                  "run `python3 scripts/patchset.py case` and commit it")
         print(f"{target.name} is up to date.")

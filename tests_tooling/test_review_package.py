@@ -196,3 +196,10 @@ def test_spelling_warnings_compare_without_line_numbers(tmp_path):
     before = ["WARNING: topics/signals.txt:90: : Spell check: unawaited: an unawaited."]
     after = ["WARNING: topics/signals.txt:113: : Spell check: unawaited: an unawaited."]
     assert docsbuild.new_warnings(after, tmp_path, before, tmp_path) == []
+
+
+def test_case_check_compares_with_the_date_the_document_gives():
+    assert case.generated_date("computed when this file was generated\n(2026-11-24); none") == (
+        "2026-11-24")
+    assert case.generated_date("# no date here") is None
+    assert case.generated_date((case.project_dir() / "UPSTREAM.md").read_text())
