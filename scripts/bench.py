@@ -53,17 +53,17 @@ class Sizes:
     callgrind_warmup: int
     callgrind_wsgi_requests: int  # WSGI: ~0.5M instructions each
     callgrind_wsgi_warmup: int
-    callgrind_runs: int  # per tree, to show the counts repeat
+    callgrind_layouts: int  # memory layouts per tree, one callgrind run each
 
 
 FULL = Sizes(pairs=5, requests=300, repeats=5, warmup=100, builds=100,
              detect_number=100000, detect_repeats=5, callgrind_requests=10,
              callgrind_warmup=5, callgrind_wsgi_requests=100,
-             callgrind_wsgi_warmup=200, callgrind_runs=2)
+             callgrind_wsgi_warmup=200, callgrind_layouts=5)
 QUICK = Sizes(pairs=2, requests=20, repeats=2, warmup=10, builds=10,
               detect_number=2000, detect_repeats=2, callgrind_requests=2,
               callgrind_warmup=2, callgrind_wsgi_requests=5,
-              callgrind_wsgi_warmup=5, callgrind_runs=2)
+              callgrind_wsgi_warmup=5, callgrind_layouts=2)
 
 
 # Statistics -------------------------------------------------------------------
@@ -112,11 +112,11 @@ def worker_options(mode, sizes):
     return ["--number", sizes.detect_number, "--repeats", sizes.detect_repeats]
 
 
-def run_worker(python, tree, tree_name, mode, sizes, scratch, prefix=()):
+def run_worker(python, tree, tree_name, mode, sizes, scratch, prefix=(), layout=0):
     """Run the worker in one process; return its report, checked to come from tree."""
     output = Path(tempfile.mkstemp(suffix=".json", dir=scratch)[1])
     command = [*prefix, str(python), str(WORKER), mode, str(output),
-               *map(str, worker_options(mode, sizes))]
+               *map(str, worker_options(mode, sizes)), "--layout", str(layout)]
     env = worker_env(tree, mark_async_middleware=(tree_name == "pristine"))
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     if completed.returncode != 0 or not output.stat().st_size:
@@ -186,8 +186,9 @@ class SeriesResult:
     python: str
     asgiref: str
     timing: dict  # tree -> [worker results of each process]
-    callgrind: dict  # tree -> [{scenario: instructions per request} per run]
-    hops: dict  # tree -> {scenario: {"sync_to_async": n, "async_to_sync": n}}
+    callgrind: dict  # tree -> [{scenario: instructions per request} per layout]
+    hops: dict  # tree -> {scenario: {"sync_to_async": n, "async_to_sync": n,
+    #                                "python_calls": {function: n}}}
     detection: dict  # Python version -> worker results
 
 
@@ -203,14 +204,15 @@ def measure_timing(series, python, trees, sizes, scratch):
 
 
 def measure_callgrind(series, python, trees, sizes, scratch, valgrind):
+    """One run per tree and memory layout, the trees alternating."""
     counts = {name: [] for name in TREES}
-    for run in range(1, sizes.callgrind_runs + 1):
+    for layout in range(sizes.callgrind_layouts):
         for name in TREES:
-            print(f"  {series}: callgrind run {run}/{sizes.callgrind_runs}: {name} "
-                  "(slow: everything runs under valgrind)", flush=True)
-            out_file = Path(scratch) / f"callgrind-{name}-{run}.out"
+            print(f"  {series}: callgrind layout {layout + 1}/{sizes.callgrind_layouts}: "
+                  f"{name} (slow: everything runs under valgrind)", flush=True)
+            out_file = Path(scratch) / f"callgrind-{name}-{layout}.out"
             report = run_worker(python, trees[name], name, "callgrind", sizes, scratch,
-                                prefix=callgrind_prefix(valgrind, out_file))
+                                prefix=callgrind_prefix(valgrind, out_file), layout=layout)
             order, requests = report["results"]["order"], report["results"]["requests"]
             counts[name].append(instructions_per_request(out_file, order, requests))
     return counts
@@ -287,25 +289,26 @@ def per_request_rows(result):
 def instruction_cells(result, scenario):
     if not result.callgrind:
         return ["-", "-", "-", "-", "not measured"]
-    runs = {name: [run[scenario] for run in result.callgrind[name]] for name in TREES}
-    repeats = all(len(set(values)) == 1 for values in runs.values())
-    instructions = {name: median(values) for name, values in runs.items()}
+    layouts = {name: [run[scenario] for run in result.callgrind[name]] for name in TREES}
+    instructions = {name: median(values) for name, values in layouts.items()}
     instruction_ratio = ratio(instructions["patched"], instructions["pristine"])
     return [f"{instructions['pristine']:,.0f}", f"{instructions['patched']:,.0f}",
-            f"{instruction_ratio:.5f}", "yes" if repeats else spread(runs),
+            f"{instruction_ratio:.5f}", layout_spread(layouts),
             verdict(meets(instruction_ratio, INSTRUCTION_TARGET))]
 
 
-def spread(runs):
-    """How far apart the runs of each tree are, relative to their median."""
-    widest = max((max(v) - min(v)) / median(v) for v in runs.values())
-    return f"no (±{widest * 100 / 2:.3f}%)"
+def layout_spread(layouts):
+    """How far apart one tree's layouts are, relative to their median: the widest of
+    the two trees. Both trees run the same code in each tree's layouts, so this is
+    what memory layout alone does to the count."""
+    widest = max((max(v) - min(v)) / median(v) for v in layouts.values())
+    return f"±{widest * 100 / 2:.3f}%"
 
 
 PER_REQUEST_HEADER = (
     "series", "Python", "scenario", "pristine µs", "patched µs",
     "time ratio (pairs' range)", "pristine instr/req", "patched instr/req",
-    "instr ratio", "counts repeat", f"target ≤ {INSTRUCTION_TARGET}",
+    "instr ratio", "layouts' spread", f"target ≤ {INSTRUCTION_TARGET}",
 )
 
 
@@ -323,8 +326,12 @@ def chain_build_rows(result):
 CHAIN_BUILD_HEADER = ("series", "Python", "scenario", "pristine µs", "patched µs", "ratio")
 
 
+HOP_KINDS = ("sync_to_async", "async_to_sync")
+
+
 def hops_equal(result, scenario):
-    return result.hops["pristine"][scenario] == result.hops["patched"][scenario]
+    return all(result.hops["pristine"][scenario][kind]
+               == result.hops["patched"][scenario][kind] for kind in HOP_KINDS)
 
 
 def hop_rows(result):
@@ -341,23 +348,51 @@ HOPS_HEADER = ("series", "Python", "scenario", "pristine (marked) s2a / a2s",
                "patched (unmarked) s2a / a2s", "equal")
 
 
+def python_call_changes(result, scenario):
+    """{function: patched minus pristine calls per request}, for those that differ."""
+    before = result.hops["pristine"][scenario].get("python_calls", {})
+    after = result.hops["patched"][scenario].get("python_calls", {})
+    changes = {function: after.get(function, 0) - before.get(function, 0)
+               for function in {*before, *after}}
+    return {function: change for function, change in sorted(changes.items()) if change}
+
+
+def python_call_rows(result):
+    rows = []
+    for scenario in SCENARIOS:
+        totals = [sum(result.hops[name][scenario].get("python_calls", {}).values())
+                  for name in TREES]
+        changes = python_call_changes(result, scenario)
+        rows.append([result.series, result.python, SCENARIO_TITLES[scenario],
+                     f"{totals[0]:g}", f"{totals[1]:g}", f"{totals[1] - totals[0]:+g}",
+                     ", ".join(f"{change:+g} {function}"
+                               for function, change in changes.items()) or "none"])
+    return rows
+
+
+PYTHON_CALLS_HEADER = ("series", "Python", "scenario", "pristine calls/req",
+                       "patched calls/req", "difference", "functions whose calls differ")
+
+
 def detection_rows(result):
     rows = []
     for python, cases in result.detection.items():
         for case, figures in cases.items():
             case_ratio = ratio(figures["helper_ns"], figures["baseline_ns"])
+            floor = ratio(figures["call_only_ns"], figures["baseline_ns"])
             target = (verdict(meets(case_ratio, DETECTION_TARGET))
                       if case in DETECTION_TARGET_CASES else "-")
             rows.append([result.series, python, case, f"{figures['baseline_ns']:.0f}",
                          f"{figures['helper_ns']:.0f}", f"{case_ratio:.3f}",
+                         f"{floor:.3f}",
                          f"{figures['baseline_result']} / {figures['helper_result']}",
                          target])
     return rows
 
 
 DETECTION_HEADER = ("series", "Python", "object", "iscoroutinefunction ns",
-                    "is_coroutine_callable ns", "ratio", "answers (iscf / helper)",
-                    f"target ≤ {DETECTION_TARGET}")
+                    "is_coroutine_callable ns", "ratio", "call-only ratio",
+                    "answers (iscf / helper)", f"target ≤ {DETECTION_TARGET}")
 
 
 def missed_targets(results):
@@ -366,11 +401,11 @@ def missed_targets(results):
         for row in per_request_rows(result):
             if row[-1] == "MISSED":
                 missed.append(f"{row[0]} {row[2]}: instructions ratio {row[8]} > "
-                              f"{INSTRUCTION_TARGET}")
+                              f"{INSTRUCTION_TARGET} (layouts' spread {row[9]})")
         for row in detection_rows(result):
             if row[-1] == "MISSED":
                 missed.append(f"{row[0]} Python {row[1]} {row[2]}: detection ratio "
-                              f"{row[5]} > {DETECTION_TARGET}")
+                              f"{row[5]} > {DETECTION_TARGET} (call-only ratio {row[6]})")
         for scenario in SCENARIOS:
             if not hops_equal(result, scenario):
                 missed.append(f"{result.series} {SCENARIO_TITLES[scenario]}: "
@@ -392,6 +427,8 @@ def results_tables(results):
                 CHAIN_BUILD_HEADER, chain_build_rows),
         section("Thread hops per request (sync_to_async / async_to_sync calls)",
                 HOPS_HEADER, hop_rows),
+        section("Python function calls per request", PYTHON_CALLS_HEADER,
+                python_call_rows),
     ])
 
 
@@ -415,10 +452,12 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def machine_lines(valgrind_text):
+def machine_lines(valgrind_text, load):
     return [
         f"- machine: {platform.system()} {platform.release()} {platform.machine()}, "
         f"{cpu_model()}, {os.cpu_count()} CPUs",
+        f"- load average (1 minute): {load[0]:.2f} when the run started, "
+        f"{load[1]:.2f} when it ended",
         f"- valgrind: {valgrind_text or 'not used (--no-callgrind)'}",
     ]
 
@@ -461,35 +500,50 @@ Generated by `{command}`; regenerate it the same way, never edit it by hand.
 - Instructions: valgrind's callgrind, `PYTHONHASHSEED={HASH_SEED}`, counters zeroed on
   entering `{ZERO_MARKER}()` and dumped on entering `{DUMP_MARKER}()`, which the
   worker calls right before and after each request loop: only the loop is
-  counted. WSGI: {sizes.callgrind_wsgi_requests} requests after
-  {sizes.callgrind_wsgi_warmup} warm-up requests; ASGI: {sizes.callgrind_requests}
-  requests after {sizes.callgrind_warmup} (an ASGI request costs ~14 times more under
-  valgrind; with only a few warm-up requests the WSGI counts still include the
-  interpreter specializing code it has just met, the patch's new code included). Each tree runs {sizes.callgrind_runs} times; "counts repeat" says whether
-  the runs gave identical counts. Under ASGI the startproject middleware run in a
-  thread (`sync_to_async`), and how the two threads hand over varies from run to
-  run, so those counts can differ slightly between runs (the spread is shown);
-  the ratio uses the median run. Target: ratio ≤ {INSTRUCTION_TARGET}.
+  counted, after `gc.collect()` and `gc.freeze()`. WSGI: {sizes.callgrind_wsgi_requests}
+  requests after {sizes.callgrind_wsgi_warmup} warm-up requests; ASGI:
+  {sizes.callgrind_requests} requests after {sizes.callgrind_warmup} (an ASGI request
+  costs ~14 times more under valgrind).
+- Memory layout: a count repeats exactly only for one layout of the process.
+  CPython's method cache is indexed by the address of the name looked up, so
+  where Django's objects land decides how many lookups miss it, and the same
+  code's count moves from one layout to another by more than the target. Each tree therefore runs in {sizes.callgrind_layouts} layouts (the worker
+  first allocates 0, 1009, 2018, ... objects of mixed sizes and keeps them), the
+  trees alternating; a tree's figure is the median of its layouts, and "layouts'
+  spread" is how far one tree's layouts are apart (the wider of the two trees):
+  a ratio within that spread is a difference memory layout alone makes. Under
+  ASGI the startproject middleware run in a thread (`sync_to_async`), and how
+  the two threads hand over also varies from run to run. Target: ratio ≤
+  {INSTRUCTION_TARGET}.
+- Python calls: the same requests run with a profile function set on every
+  thread (`sys.setprofile()`, `threading.setprofile()`), counting Python
+  function calls by name, except calls into `threading.py` (how often one
+  thread waits for another depends on timing). Unlike instructions, these do not
+  depend on layout or thread hand-over; the table lists every function whose
+  calls per request differ between the trees.
 - Detection: `timeit` batches of {sizes.detect_number} calls, {sizes.detect_repeats}
-  batches per function, helper and `iscoroutinefunction` interleaved, best batch
+  batches per function, helper, `iscoroutinefunction` and a call-only function
+  (`def call_only(obj): return iscoroutinefunction(obj)`) interleaved, best batch
   kept. `iscoroutinefunction` is the one Django's own code imports in that series.
-  Target: ratio ≤ {DETECTION_TARGET} on a plain sync function and a bound method.
+  "call-only ratio" is what one extra Python call costs on that Python: no
+  helper that calls `iscoroutinefunction` can be cheaper. Target: ratio ≤
+  {DETECTION_TARGET} on a plain sync function and a bound method.
 - Chain build: `load_middleware()` called {sizes.builds} times per process on the
   scenario's handler, median per process, then median of the processes.
 - Thread hops: `SyncToAsync.__call__` and `AsyncToSync.__call__` are counted over
-  {sizes.requests} requests after warm-up; pristine (marked) and patched (unmarked)
-  must be equal.
+  {sizes.requests} requests after warm-up, in the run that counts Python calls;
+  pristine (marked) and patched (unmarked) must be equal.
 """
 
 
-def markdown_report(results, sizes, valgrind_text, command):
+def markdown_report(results, sizes, valgrind_text, command, load):
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return "\n".join([
         "# Benchmarks: patched vs pristine Django",
         "",
         f"Measured {date}.",
         "",
-        *machine_lines(valgrind_text),
+        *machine_lines(valgrind_text, load),
         *version_lines(results),
         "",
         method_text(sizes, command),
@@ -539,6 +593,7 @@ def run_bench(manifest, series_names, python, workdir, quick, callgrind, markdow
         raise UsageError("--jobs must be at least 1", "pass e.g. --jobs 2")
     valgrind = valgrind_executable() if callgrind else None
     sizes = QUICK if quick else FULL
+    load_at_start = os.getloadavg()[0]
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as executor:
         futures = [executor.submit(measure_series, release, request_python, detect_pythons,
                                    workdir, sizes, valgrind)
@@ -550,7 +605,8 @@ def run_bench(manifest, series_names, python, workdir, quick, callgrind, markdow
     if markdown:
         command = command_line(series_names, python, quick, callgrind, jobs)
         text = markdown_report(results, sizes,
-                               valgrind_version(valgrind) if valgrind else "", command)
+                               valgrind_version(valgrind) if valgrind else "", command,
+                               (load_at_start, os.getloadavg()[0]))
         Path(markdown).write_text(text)
         print(f"Wrote {markdown}")
     hops_differ = any(not hops_equal(r, s) for r in results for s in SCENARIOS)

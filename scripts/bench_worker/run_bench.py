@@ -12,6 +12,7 @@ detect     is_coroutine_callable() vs iscoroutinefunction() (patched tree only)
 
 import argparse
 import asyncio
+import collections
 import functools
 import gc
 import inspect
@@ -19,8 +20,10 @@ import json
 import os
 import platform
 import sys
+import threading
 import time
 import timeit
+from pathlib import Path
 
 import django
 from django.conf import settings
@@ -164,7 +167,10 @@ def measure_callgrind(options, event_loop):
         requests[scenario] = options.wsgi_requests if wsgi else options.requests
         _, serve = prepared_scenario(scenario, warmup, event_loop)
         batch = build_requests(scenario, requests[scenario])
+        # Frozen, the heap built so far (its size differs between the trees) is
+        # not walked by a collection that happens to fall inside the loop.
         gc.collect()
+        gc.freeze()
         os.sched_get_priority_max(os.SCHED_OTHER)
         serve(batch)
         os.sched_get_priority_min(os.SCHED_OTHER)
@@ -188,20 +194,53 @@ def count_calls(cls, counts, name):
     cls.__call__ = counted
 
 
+def python_call_counter():
+    """A profile function counting Python-level calls by function, and the Counter
+    it fills while profile.active is true (so warm-up requests are left out).
+    Calls into threading.py are left out: how often a thread has to wait for
+    another depends on timing, not on the code that runs."""
+    calls = collections.Counter()
+
+    def profile(frame, event, arg):
+        if event == "call" and profile.active:
+            code = frame.f_code
+            if code.co_filename == threading.__file__:
+                return
+            name = getattr(code, "co_qualname", code.co_name)  # co_qualname: 3.11+
+            calls[f"{name} ({Path(code.co_filename).name})"] += 1
+
+    profile.active = False
+    return profile, calls
+
+
 def measure_hops(options, event_loop):
+    """Thread hops and Python calls per request. The profile function is set for
+    every thread before the first scenario starts any, so the calls made in
+    asgiref's executor thread are counted too."""
     from asgiref.sync import AsyncToSync, SyncToAsync
 
     counts = {"sync_to_async": 0, "async_to_sync": 0}
     count_calls(SyncToAsync, counts, "sync_to_async")
     count_calls(AsyncToSync, counts, "async_to_sync")
+    profile, calls = python_call_counter()
+    threading.setprofile(profile)
+    sys.setprofile(profile)
     results = {}
     for scenario in SCENARIOS:
         _, serve = prepared_scenario(scenario, options.warmup, event_loop)
         batch = build_requests(scenario, options.requests)
         for name in counts:
             counts[name] = 0
+        calls.clear()
+        profile.active = True
         serve(batch)
+        profile.active = False
         results[scenario] = {name: n / options.requests for name, n in counts.items()}
+        results[scenario]["python_calls"] = {
+            function: n / options.requests for function, n in calls.items()
+        }
+    sys.setprofile(None)
+    threading.setprofile(None)
     return results
 
 
@@ -246,22 +285,29 @@ def series_iscoroutinefunction():
 
 
 def measure_detection(options, event_loop):
+    """The helper, the series' iscoroutinefunction, and call_only: a function doing
+    nothing but call iscoroutinefunction, the least any helper costs more."""
     from django.utils.inspect import is_coroutine_callable
 
     iscoroutinefunction = series_iscoroutinefunction()
 
+    def call_only(obj):
+        return iscoroutinefunction(obj)
+
+    functions = {
+        "helper_ns": is_coroutine_callable,
+        "baseline_ns": iscoroutinefunction,
+        "call_only_ns": call_only,
+    }
     results = {}
     for name, obj in detection_cases().items():
-        helper, baseline = [], []
-        for _ in range(options.repeats):  # interleaved, so drift hits both alike
-            helper.append(best_ns(is_coroutine_callable, obj, options.number))
-            baseline.append(best_ns(iscoroutinefunction, obj, options.number))
-        results[name] = {
-            "helper_ns": min(helper),
-            "baseline_ns": min(baseline),
-            "helper_result": is_coroutine_callable(obj),
-            "baseline_result": iscoroutinefunction(obj),
-        }
+        batches = {key: [] for key in functions}
+        for _ in range(options.repeats):  # interleaved, so drift hits all alike
+            for key, function in functions.items():
+                batches[key].append(best_ns(function, obj, options.number))
+        results[name] = {key: min(values) for key, values in batches.items()}
+        results[name]["helper_result"] = is_coroutine_callable(obj)
+        results[name]["baseline_result"] = iscoroutinefunction(obj)
     return results
 
 
@@ -286,12 +332,24 @@ def parse_args(argv):
     # can afford the warm-up that reaches the interpreter's steady state.
     parser.add_argument("--wsgi-requests", type=int, default=100)
     parser.add_argument("--wsgi-warmup", type=int, default=200)
+    parser.add_argument("--layout", type=int, default=0)
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=SCENARIOS)
     return parser.parse_args(argv)
 
 
+def layout_padding(layout):
+    """Objects of many sizes, kept alive for the whole run, so that everything
+    allocated after them (Django's modules, interned names, types) lands at other
+    addresses. CPython's method cache is indexed by the address of the looked-up
+    name, so its collisions, and with them the instruction counts, depend on
+    where things are; measuring each tree over several layouts separates that
+    from the cost of the code."""
+    return [bytes(1 + number % 500) for number in range(layout * 1009)]
+
+
 def main(argv=None):
     options = parse_args(argv)
+    padding = layout_padding(options.layout)  # noqa: F841 (kept alive on purpose)
     configure_django()
     event_loop = asyncio.new_event_loop()
     try:
