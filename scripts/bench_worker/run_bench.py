@@ -174,7 +174,34 @@ def measure_callgrind(options, event_loop):
         os.sched_get_priority_max(os.SCHED_OTHER)
         serve(batch)
         os.sched_get_priority_min(os.SCHED_OTHER)
-    return {"order": list(options.scenarios), "requests": requests}
+    order = list(options.scenarios)
+    for name, calls in count_one_call(options.calls):
+        order.append(name)
+        requests[name] = calls
+    return {"order": order, "requests": requests}
+
+
+def count_one_call(calls):
+    """What one more Python call costs where the handler asks about the view: the
+    handler's own iscoroutinefunction(view), bare and then through a function that
+    only calls it, each loop between the markers. Yields (name, calls) in order."""
+    from bench_app import hello
+    from django.core.handlers import base
+
+    iscoroutinefunction = base.iscoroutinefunction
+
+    def call_only(obj):
+        return iscoroutinefunction(obj)
+
+    for name, function in (("call_bare", iscoroutinefunction), ("call_only", call_only)):
+        for _ in range(calls):  # warm-up
+            function(hello)
+        gc.collect()
+        os.sched_get_priority_max(os.SCHED_OTHER)
+        for _ in range(calls):
+            function(hello)
+        os.sched_get_priority_min(os.SCHED_OTHER)
+        yield name, calls
 
 
 def count_calls(cls, counts, name):
@@ -333,6 +360,7 @@ def parse_args(argv):
     parser.add_argument("--wsgi-requests", type=int, default=100)
     parser.add_argument("--wsgi-warmup", type=int, default=200)
     parser.add_argument("--layout", type=int, default=0)
+    parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=SCENARIOS)
     return parser.parse_args(argv)
 
