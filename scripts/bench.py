@@ -310,9 +310,8 @@ def one_call_instructions(result):
 
 
 def layout_spread(layouts):
-    """How far apart one tree's layouts are, relative to their median: the widest of
-    the two trees. Both trees run the same code in each tree's layouts, so this is
-    what memory layout alone does to the count."""
+    """How far apart one tree's layouts are, relative to their median, for the
+    wider of the two trees: within a tree only the layout changes."""
     widest = max((max(v) - min(v)) / median(v) for v in layouts.values())
     return f"±{widest * 100 / 2:.3f}%"
 
@@ -362,8 +361,8 @@ HOPS_HEADER = ("series", "Python", "scenario", "pristine (marked) s2a / a2s",
 
 def python_call_changes(result, scenario):
     """{function: patched minus pristine calls per request}, for those that differ."""
-    before = result.hops["pristine"][scenario].get("python_calls", {})
-    after = result.hops["patched"][scenario].get("python_calls", {})
+    before = result.hops["pristine"][scenario]["python_calls"]
+    after = result.hops["patched"][scenario]["python_calls"]
     changes = {function: after.get(function, 0) - before.get(function, 0)
                for function in {*before, *after}}
     return {function: change for function, change in sorted(changes.items()) if change}
@@ -372,7 +371,7 @@ def python_call_changes(result, scenario):
 def python_call_rows(result):
     rows = []
     for scenario in SCENARIOS:
-        totals = [sum(result.hops[name][scenario].get("python_calls", {}).values())
+        totals = [sum(result.hops[name][scenario]["python_calls"].values())
                   for name in TREES]
         changes = python_call_changes(result, scenario)
         rows.append([result.series, result.python, SCENARIO_TITLES[scenario],

@@ -61,14 +61,14 @@ def ensure_pip(python):
         )
 
 
-def install_fork(python, fork):
-    """Install the fork editable plus what runtests.py needs into python's env."""
-    print(f"Installing {fork} (editable) and {DJANGO_TEST_REQUIREMENTS.name} "
+def install_fork(python, fork, requirements=DJANGO_TEST_REQUIREMENTS):
+    """Install the fork editable plus a requirements file (by default what
+    runtests.py needs) into python's env, in one pip run."""
+    print(f"Installing {fork} (editable) and {Path(requirements).name} "
           f"into {python}...", flush=True)
     ensure_pip(python)
     run_checked(
-        [python, "-m", "pip", "install", "-q", "-e", str(fork),
-         "-r", str(DJANGO_TEST_REQUIREMENTS)],
+        [python, "-m", "pip", "install", "-q", "-e", str(fork), "-r", str(requirements)],
         f"installing {fork}",
         "check the pip output above; PyPI must be reachable",
     )

@@ -181,6 +181,15 @@ def measure_callgrind(options, event_loop):
     return {"order": order, "requests": requests}
 
 
+def call_only(function):
+    """A function doing nothing but call function: one Python call more."""
+
+    def only_calls(obj):
+        return function(obj)
+
+    return only_calls
+
+
 def count_one_call(calls):
     """What one more Python call costs where the handler asks about the view: the
     handler's own iscoroutinefunction(view), bare and then through a function that
@@ -189,11 +198,10 @@ def count_one_call(calls):
     from django.core.handlers import base
 
     iscoroutinefunction = base.iscoroutinefunction
-
-    def call_only(obj):
-        return iscoroutinefunction(obj)
-
-    for name, function in (("call_bare", iscoroutinefunction), ("call_only", call_only)):
+    for name, function in (
+        ("call_bare", iscoroutinefunction),
+        ("call_only", call_only(iscoroutinefunction)),
+    ):
         for _ in range(calls):  # warm-up
             function(hello)
         gc.collect()
@@ -312,19 +320,15 @@ def series_iscoroutinefunction():
 
 
 def measure_detection(options, event_loop):
-    """The helper, the series' iscoroutinefunction, and call_only: a function doing
-    nothing but call iscoroutinefunction, the least any helper costs more."""
+    """The helper, the series' iscoroutinefunction, and a function that only calls
+    it: the least any helper costs more."""
     from django.utils.inspect import is_coroutine_callable
 
     iscoroutinefunction = series_iscoroutinefunction()
-
-    def call_only(obj):
-        return iscoroutinefunction(obj)
-
     functions = {
         "helper_ns": is_coroutine_callable,
         "baseline_ns": iscoroutinefunction,
-        "call_only_ns": call_only,
+        "call_only_ns": call_only(iscoroutinefunction),
     }
     results = {}
     for name, obj in detection_cases().items():
