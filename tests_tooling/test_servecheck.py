@@ -9,7 +9,13 @@ import pytest
 
 from patchset import main
 from releases import OperationError
-from servecheck import expected_responses, stop_server, wait_until_serving
+from servecheck import (
+    ServerRun,
+    expected_responses,
+    format_runs,
+    stop_server,
+    wait_until_serving,
+)
 
 
 def test_views_and_signals_join_the_load_with_their_patches():
@@ -50,3 +56,24 @@ def test_a_server_that_exits_at_start_is_reported(tmp_path):
 def test_zero_requests_is_a_usage_error(capsys):
     assert main(["serve-check", "--requests", "0"]) == 2
     assert capsys.readouterr().err.startswith("error: --requests must be at least 1\n")
+
+
+def server_run(tree_name, samples, log):
+    errors = len(samples)
+    summary = {"sent": 4, "ok": 4 - errors, "errors": errors, "missing_header": errors,
+               "statuses": {"200": 4 - errors, "500": errors}, "samples": samples}
+    problems = [line for line in log if "Traceback" in line]
+    return ServerRun("gunicorn (WSGI)", tree_name, summary, problems, log)
+
+
+def test_an_unclean_patched_run_is_reported_last_with_its_log():
+    patched = server_run("patched", ["/object: ReadError: "], ["booted", "Traceback (x)"])
+    pristine = server_run("pristine", ["/sync: 500 'Internal Server Error'"], ["Traceback"])
+    report = format_runs([patched, pristine]).splitlines()
+    assert report[1].split()[:4] == ["gunicorn", "(WSGI)", "patched", "4"]
+    details = report[3:]
+    assert details[0] == "  gunicorn (WSGI), pristine: e.g. /sync: 500 'Internal Server Error'"
+    assert details[2] == "  gunicorn (WSGI), patched: e.g. /object: ReadError: "
+    assert details[-3:] == ["  gunicorn (WSGI), patched: the log's last 40 lines:",
+                            "    booted", "    Traceback (x)"]
+    assert not any("pristine: the log" in line for line in details)

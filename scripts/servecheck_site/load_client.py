@@ -17,10 +17,13 @@ async def send_all(base_url, expected, count, concurrency, header, value):
                "samples": []}
     next_number = iter(range(count))
 
-    def problem(text):
-        summary["errors"] += 1
+    def sample(text):
         if len(summary["samples"]) < 5:
             summary["samples"].append(text)
+
+    def problem(text):
+        summary["errors"] += 1
+        sample(text)
 
     async def worker(client):
         for number in next_number:
@@ -33,11 +36,14 @@ async def send_all(base_url, expected, count, concurrency, header, value):
                 continue
             status = str(response.status_code)
             summary["statuses"][status] = summary["statuses"].get(status, 0) + 1
-            if response.headers.get(header) != value:
+            has_header = response.headers.get(header) == value
+            if not has_header:
                 summary["missing_header"] += 1
             if response.status_code != 200 or response.text != body:
                 problem(f"{path}: {status} {response.text[:120]!r}")
-            elif response.headers.get(header) == value:
+            elif not has_header:
+                sample(f"{path}: {status} {body!r} without {header}: {value}")
+            else:
                 summary["ok"] += 1
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
