@@ -64,6 +64,7 @@ def result(pristine_instructions, patched_instructions, patched_hops=13,
         timing={"pristine": [timing(100), timing(100)],
                 "patched": [timing(110), timing(100)]},
         callgrind={"pristine": [instructions(pristine_instructions)] * 2,
+                   "null": [instructions(pristine_instructions + 20)] * 2,
                    "patched": [instructions(patched_instructions)] * 2},
         hops={"pristine": hops(13), "patched": hops(patched_hops, helper_calls=1)},
         detection=detection,
@@ -74,15 +75,18 @@ def test_per_request_row_shows_medians_ratios_and_verdict():
     row = per_request_rows(result(100000, 100100))[0]
     assert row == ["6.1", "3.12.1", "WSGI, sync function view", "0.1", "0.1",
                    "1.050 (1.000-1.100)", "100,000", "100,100", "1.00100", "±0.000%",
-                   "1.00050", "met"]
+                   "1.00020", "1.00050", "met"]
 
 
 def test_instructions_are_the_median_of_the_layouts_with_their_spread():
     counts = result(100000, 100000)
     counts.callgrind["pristine"] = [instructions(n) for n in (99500, 100000, 100500)]
     counts.callgrind["patched"] = [instructions(n) for n in (99000, 101000, 100050)]
+    # The control's own layouts are wider still: the spread is the two trees'.
+    counts.callgrind["null"] = [instructions(n) for n in (97000, 100300, 103000)]
     row = per_request_rows(counts)[0]
-    assert row[6:] == ["100,000", "100,050", "1.00050", "±1.000%", "1.00050", "met"]
+    assert row[6:] == ["100,000", "100,050", "1.00050", "±1.000%", "1.00300", "1.00050",
+                       "met"]
 
 
 def test_python_calls_table_lists_the_functions_that_differ():
@@ -103,7 +107,8 @@ def test_detection_rows_show_the_call_only_floor():
 def test_missed_targets_are_listed():
     missed = missed_targets([result(100000, 100200, patched_hops=14, detection_ratio=1.2)])
     assert ("6.1 WSGI, sync function view: instructions ratio 1.00200 > 1.001 "
-            "(layouts' spread ±0.000%, one Python call's ratio 1.00050)") in missed
+            "(layouts' spread ±0.000%, null change's ratio 1.00020, "
+            "one Python call's ratio 1.00050)") in missed
     assert ("6.1 Python 3.12 sync function: detection ratio 1.200 > 1.1 "
             "(call-only ratio 1.050)") in missed
     assert ("6.1 Python 3.12 bound method: detection ratio 1.200 > 1.1 "
@@ -192,3 +197,16 @@ def test_tables_without_callgrind_say_not_measured():
     no_counts.callgrind = {}
     assert per_request_rows(no_counts)[0][-1] == "not measured"
     assert "not measured" in bench.results_tables([no_counts])
+
+
+def test_the_null_tree_is_pristine_plus_a_function_nothing_calls(tmp_path):
+    pristine = tmp_path / "pristine"
+    (pristine / "django" / "utils").mkdir(parents=True)
+    (pristine / "django" / "__init__.py").write_text("")
+    (pristine / "django" / "utils" / "inspect.py").write_text("import inspect\n")
+    null = bench.build_null_tree(pristine, tmp_path / "scratch")
+    assert (null / "django" / "__init__.py").exists()
+    module = (null / "django" / "utils" / "inspect.py").read_text()
+    assert module == "import inspect\n" + bench.NULL_CHANGE
+    compile(module, "inspect.py", "exec")
+    assert (pristine / "django" / "utils" / "inspect.py").read_text() == "import inspect\n"
