@@ -433,15 +433,20 @@ def missed_targets(results):
     missed = []
     for result in results:
         for row in per_request_rows(result):
+            cell = dict(zip(PER_REQUEST_HEADER, row))
             if row[-1] == "MISSED":
-                missed.append(f"{row[0]} {row[2]}: instructions ratio {row[8]} > "
-                              f"{INSTRUCTION_TARGET} (layouts' spread {row[9]}, "
-                              f"null change's ratio {row[10]}, "
-                              f"one Python call's ratio {row[11]})")
+                spread, null, one_call = (cell[name] for name in (
+                    "layouts' spread", "null change's ratio", "one call's ratio"))
+                missed.append(f"{row[0]} {cell['scenario']}: instructions ratio "
+                              f"{cell['instr ratio']} > {INSTRUCTION_TARGET} "
+                              f"(layouts' spread {spread}, null change's ratio {null}, "
+                              f"one Python call's ratio {one_call})")
         for row in detection_rows(result):
+            cell = dict(zip(DETECTION_HEADER, row))
             if row[-1] == "MISSED":
-                missed.append(f"{row[0]} Python {row[1]} {row[2]}: detection ratio "
-                              f"{row[5]} > {DETECTION_TARGET} (call-only ratio {row[6]})")
+                missed.append(f"{row[0]} Python {row[1]} {cell['object']}: detection "
+                              f"ratio {cell['ratio']} > {DETECTION_TARGET} "
+                              f"(call-only ratio {cell['call-only ratio']})")
         for scenario in SCENARIOS:
             if not hops_equal(result, scenario):
                 missed.append(f"{result.series} {SCENARIO_TITLES[scenario]}: "
