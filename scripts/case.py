@@ -14,6 +14,7 @@ from pathlib import Path
 from djangotests import create_venv, install_fork
 from evidence import read_evidence
 from fork import build_reverted_tree, git, materialize_fork, new_test_ids, upstream_tag
+from lint import TOOLS as LINT_TOOLS
 from releases import (
     PROJECT_DIR,
     SCRIPTS_DIR,
@@ -210,11 +211,10 @@ def fullsuite_text(summary):
 def lint_text(summary):
     if summary is None:
         return not_run("python3 scripts/patchset.py lint")
-    tools = ("black", "isort", "flake8", "blacken-docs", "docs-lint", "wrap-79")
     rows = [(series, entry["version"], entry["files"],
-             *(entry["new"].get(tool, 0) for tool in tools), entry["preexisting"])
+             *(entry["new"].get(tool, 0) for tool in LINT_TOOLS), entry["preexisting"])
             for series, entry in summary.items()]
-    lines = [markdown_table(("series", "release", "files touched", *tools,
+    lines = [markdown_table(("series", "release", "files touched", *LINT_TOOLS,
                              "found in the release too"), rows), ""]
     for series, entry in summary.items():
         lines.append(f"- {series}: " + ", ".join(f"{k} {v}" for k, v in entry["tools"].items()))
@@ -369,8 +369,8 @@ def lint_fact(summary):
     new = sum(sum(entry["new"].values()) for entry in summary.values())
     return mark(new == 0), (
         f"{new} problems introduced in the files the patches touch, over "
-        f"{len(summary)} series (black, isort, flake8, blacken-docs, docs/lint.py; "
-        "section 4); zizmor: the patches touch no workflow file")
+        f"{len(summary)} series (black, isort, flake8, blacken-docs, docs/lint.py, "
+        "commit messages; section 4); zizmor: the patches touch no workflow file")
 
 
 def docs_lint_fact(summary):

@@ -1,7 +1,7 @@
 """Django's own linters on the files the patches touch, in every series: black,
 isort and flake8 as the sdist configures them, blacken-docs as docs/Makefile runs
-it, docs/lint.py (sphinx-lint, 79-column docs), and the 79-column rule for comments
-and docstrings of the coding style.
+it, docs/lint.py (sphinx-lint, 79-column docs), the 79-column rule for comments
+and docstrings of the coding style, and the commit message rules.
 
 Only problems the patches introduce count: each tool also runs on the pristine
 file, and a finding that the release itself already has (e.g. a newer black than
@@ -34,7 +34,10 @@ FLAKE8_OPTIONS = ["--max-line-length", "88", "--extend-ignore", "E203"]
 # docs/internals/contributing/writing-code/coding-style.txt
 COMMENT_WIDTH = 79
 BLACK_PIN = re.compile(r"^\s*(?:deps\s*=\s*)?black\s*==\s*([\w.]+)\s*$", re.MULTILINE)
-TOOLS = ("black", "isort", "flake8", "blacken-docs", "docs-lint", "wrap-79")
+# docs/internals/contributing/committing-code.txt
+COMMIT_WIDTH = 72
+TICKET_SUBJECT = re.compile(r"^(?:Fixed|Refs) #\d+ -- \S.*\.$")
+TOOLS = ("black", "isort", "flake8", "blacken-docs", "docs-lint", "wrap-79", "commits")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -315,6 +318,49 @@ def lint_series(fork, release, venv, docs_linter):
     return new, preexisting, paths
 
 
+def series_commits(fork, release):
+    """(sha, subject, body lines) of each commit of the series, oldest first."""
+    log = git(["log", "--reverse", "--format=%H%n%B%x00", f"{upstream_tag(release)}..HEAD"],
+              fork)
+    commits = []
+    for entry in filter(None, (part.strip("\n") for part in log.split("\0"))):
+        sha, subject, *body = entry.splitlines()
+        commits.append((sha, subject, body))
+    return commits
+
+
+def commit_findings(release, commits, main_commits):
+    """Django's commit message rules: a `Fixed #N -- `/`Refs #N -- ` subject
+    ending with a period, body lines of at most 72 characters and, in a
+    backport, the `[A.B.x] ` prefix and a `Backport of <sha> from main.` line
+    naming the main series' commit with the same subject (main_commits maps
+    subject to sha; None for the main series itself)."""
+    findings = []
+
+    def find(number, line, message):
+        findings.append(Finding("commits", f"commit {number}", line, message, message))
+
+    prefix = f"[{release.series}.x] " if main_commits is not None else ""
+    for number, (_, subject, body) in enumerate(commits, start=1):
+        if not subject.startswith(prefix):
+            find(number, 1, f"a backport's subject starts with {prefix!r}")
+        subject = subject.removeprefix(prefix)
+        if not TICKET_SUBJECT.match(subject):
+            find(number, 1, "the subject is `Fixed #N -- ...` or `Refs #N -- ...`, "
+                            "ending with a period")
+        for line_number, line in enumerate(body, start=2):
+            if len(line) > COMMIT_WIDTH:
+                find(number, line_number, f"{len(line)} > {COMMIT_WIDTH} characters")
+        if main_commits is not None:
+            main_sha = main_commits.get(subject)
+            expected = f"Backport of {main_sha} from main."
+            if main_sha is None:
+                find(number, 1, "no commit of the main series has this subject")
+            elif not body or body[-1] != expected:
+                find(number, len(body) + 1, f"the last line is `{expected}`")
+    return findings
+
+
 def format_finding(finding):
     head, *rest = finding.message.splitlines()
     lines = [f"    {finding.path}:{finding.line}: {finding.tool}: {head}"]
@@ -328,6 +374,7 @@ def run_lint(manifest, series_names, workdir):
     workdir = Path(workdir).absolute()
     default = manifest.release()
     default_fork = materialize_fork(workdir / f"fork-{default.series}", default)
+    main_commits = {subject: sha for sha, subject, _ in series_commits(default_fork, default)}
     # 4.2 and 5.2 ship no docs/lint.py: the newest release's rules apply to them.
     newest_docs_linter = default_fork / "docs" / "lint.py"
     results = {}
@@ -341,6 +388,8 @@ def run_lint(manifest, series_names, workdir):
         venv = tools_venv(workdir, tool_requirements(fork))
         print(f"Linting the files series {release.series} touches...", flush=True)
         new, preexisting, paths = lint_series(fork, release, venv, docs_linter)
+        new += commit_findings(release, series_commits(fork, release),
+                               None if release == default else main_commits)
         results[release.series] = (release, new, preexisting, paths, tool_versions(venv))
     print()
     print("Lint: problems the patches introduce (pristine findings subtracted)")

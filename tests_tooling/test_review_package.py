@@ -177,6 +177,44 @@ def test_touched_files_and_added_lines(tmp_path):
     assert lint.pristine_text(repo, Release, "b.txt") == ""
 
 
+def test_commit_messages_follow_djangos_rules(tmp_path):
+    repo = tmp_path / "fork"
+    repo.mkdir()
+    git(["init", "-q"], repo)
+    git(["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "--allow-empty",
+         "-m", "r"], repo)
+    git(["tag", "upstream/6.0.10"], repo)
+    main_sha = "a" * 40
+    messages = [
+        f"[6.0.x] Refs #1 -- Made it so.\n\nWhy.\n\nBackport of {main_sha} from main.",
+        f"Refs #1 -- Made that so.\n\n{'w' * 73}\n\nBackport of {'b' * 40} from main.",
+        "[6.0.x] Fixed this\n\nBackport of nothing.",
+    ]
+    for message in messages:
+        git(["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "--allow-empty",
+             "-m", message], repo)
+
+    class Release:
+        version = "6.0.10"
+        series = "6.0"
+
+    commits = lint.series_commits(repo, Release)
+    assert [subject for _, subject, _ in commits] == [m.split("\n")[0] for m in messages]
+    # The second commit's backport line names a main commit that is gone.
+    main_commits = {"Refs #1 -- Made it so.": main_sha, "Refs #1 -- Made that so.": "c" * 40}
+    findings = lint.commit_findings(Release, commits, main_commits)
+    assert [(f.path, f.line) for f in findings] == [
+        ("commit 2", 1), ("commit 2", 3), ("commit 2", 5), ("commit 3", 1), ("commit 3", 1),
+    ]
+    assert "starts with '[6.0.x] '" in findings[0].message
+    assert "73 > 72" in findings[1].message
+    assert f"`Backport of {'c' * 40} from main.`" in findings[2].message
+    assert "no commit of the main series" in findings[4].message
+    # The main series itself has no prefix and no backport line to check.
+    main_findings = lint.commit_findings(Release, commits[1:2], None)
+    assert [f.message for f in main_findings] == [findings[1].message]
+
+
 def test_stdlib_references_count_as_offline_only():
     line = ("docs/releases/6.1.4.txt:12: WARNING: py:func reference target not found: "
             "inspect.markcoroutinefunction [ref.func]")
