@@ -374,22 +374,23 @@ def run_lint(manifest, series_names, workdir):
     workdir = Path(workdir).absolute()
     default = manifest.release()
     default_fork = materialize_fork(workdir / f"fork-{default.series}", default)
-    main_commits = {subject: sha for sha, subject, _ in series_commits(default_fork, default)}
+    main_log = series_commits(default_fork, default)
+    main_commits = {subject: sha for sha, subject, _ in main_log}
     # 4.2 and 5.2 ship no docs/lint.py: the newest release's rules apply to them.
     newest_docs_linter = default_fork / "docs" / "lint.py"
     results = {}
     for release in releases:
         if release == default:
-            fork = default_fork
+            fork, commits, backport_of = default_fork, main_log, None
         else:
             fork = materialize_fork(workdir / f"fork-{release.series}", release)
+            commits, backport_of = series_commits(fork, release), main_commits
         own_docs_linter = fork / "docs" / "lint.py"
         docs_linter = own_docs_linter if own_docs_linter.exists() else newest_docs_linter
         venv = tools_venv(workdir, tool_requirements(fork))
         print(f"Linting the files series {release.series} touches...", flush=True)
         new, preexisting, paths = lint_series(fork, release, venv, docs_linter)
-        new += commit_findings(release, series_commits(fork, release),
-                               None if release == default else main_commits)
+        new += commit_findings(release, commits, backport_of)
         results[release.series] = (release, new, preexisting, paths, tool_versions(venv))
     print()
     print("Lint: problems the patches introduce (pristine findings subtracted)")
