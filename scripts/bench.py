@@ -260,7 +260,7 @@ def measure_series(release, python_version, detect_pythons, workdir, sizes, valg
     fork = materialize_fork(fork_dir(workdir, release), release)
     trees = {"pristine": build_reverted_tree(fork, release), "patched": fork}
     python = interpreter_for(python_version, release, workdir, fork)
-    print(f"Benchmarking series {release.series} (Django {release.version}) "
+    print(f"Benchmarking series {release.series} ({release.base_name}) "
           f"on Python {python_version_of(python)}...", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         timing = measure_timing(release.series, python, trees, sizes, scratch)

@@ -294,7 +294,8 @@ def checklist_items(fork):
 
 FIXED_ANSWERS = {
     "authors": ("-", "to do by the submitter when opening the pull request"),
-    "ticket": (" ", "#34328 was closed; section 1 is the text asking to reopen it"),
+    "ticket": (" ", "#34328 was closed with a documentation fix; the change needs a "
+                    "Forum discussion and a new accepted ticket first"),
     "coverage": ("-", "no coverage report outside Django's CI"),
     "accessibility": ("-", "no admin or HTML output change"),
 }
@@ -412,13 +413,15 @@ def facts_for(forks, releases, tests_by_series, evidence):
     notes = release_notes(forks, releases)
     annotated = annotations(forks, releases)
     return {
-        "commits": ("-", "the series keeps one commit per area (middleware, views, "
-                         "signals) for review; squash when merging"),
+        "commits": ("-", "the main series keeps one commit per reviewable idea "
+                         "(handlers, decorators, signals, load-time check), each red/green "
+                         "on its own (`python3 scripts/patchset.py commits --series main`)"),
         "lint": lint_fact(evidence["lint"]),
         "docs_lint": docs_lint_fact(evidence["lint"]),
-        "compatible": (fullsuite_fact(full)[0],
-                       "no incompatible change: only configurations that fail today "
-                       "behave differently; " + fullsuite_fact(full)[1]),
+        "compatible": ("x", "the behaviour changes of working configurations are listed "
+                            "in LEDGER.md, each with its test, and announced under "
+                            "\"Backwards incompatible changes in 6.2\" in "
+                            "docs/releases/6.2.txt"),
         "fullsuite": fullsuite_fact(full),
         "docs": docs_fact(docs, "html"),
         "spelling": docs_fact(docs, "spelling"),

@@ -129,6 +129,7 @@ class Comparison:
     new_tests: list
     red_green: list
     skipped_new: list  # skipped on both trees, e.g. inherited by a class that skips it
+    pinned: list  # pass on both trees: they pin a behaviour the series keeps
     unchanged: int
     violations: list  # (test id, reverted outcome, patched outcome, rule broken)
     load_failures: list  # (test id, tree)
@@ -137,7 +138,8 @@ class Comparison:
 
     @property
     def ok(self):
-        return not self.violations and self.patched_count > 0
+        # A label that fails to import (a typo in tox posargs, say) tests nothing.
+        return not self.violations and not self.load_failures and self.patched_count > 0
 
 
 def selected_by_labels(test_id, labels):
@@ -145,18 +147,24 @@ def selected_by_labels(test_id, labels):
     return any(test_id == label or test_id.startswith(label + ".") for label in labels)
 
 
-def compare_outcomes(new_ids, patched, reverted, labels=None):
+def compare_outcomes(new_ids, patched, reverted, labels=None, pinned=()):
     """Apply the red/green rules: each new test fails/errors on the reverted tree and
-    passes on the patched one; every other test has the same outcome on both.
+    passes on the patched one, except pinned ones, which pass on both; every other
+    test has the same outcome on both.
 
     New tests outside the labels that ran are not expected to have run.
     """
     if labels is not None:
         new_ids = {test_id for test_id in new_ids if selected_by_labels(test_id, labels)}
-    violations, red_green, skipped_new, unchanged = [], [], [], 0
+    violations, red_green, skipped_new, pinned_kept, unchanged = [], [], [], [], 0
     for test_id in sorted(new_ids):
         before, after = reverted.get(test_id, "missing"), patched.get(test_id, "missing")
-        if before in FAILING_OUTCOMES and after == "pass":
+        if test_id in pinned:
+            if before == after == "pass":
+                pinned_kept.append(test_id)
+            else:
+                violations.append((test_id, before, after, "pinned test must pass on both"))
+        elif before in FAILING_OUTCOMES and after == "pass":
             red_green.append(test_id)
         elif before == after == "skip":
             skipped_new.append(test_id)
@@ -174,7 +182,7 @@ def compare_outcomes(new_ids, patched, reverted, labels=None):
         for test_id in sorted(outcomes)
         if test_id.startswith("unittest.loader._FailedTest")
     ]
-    return Comparison(sorted(new_ids), red_green, skipped_new, unchanged, violations,
+    return Comparison(sorted(new_ids), red_green, skipped_new, pinned_kept, unchanged, violations,
                       load_failures, len(patched), len(reverted))
 
 
@@ -186,6 +194,7 @@ def format_comparison(comparison, title):
         f"  new tests              {len(comparison.new_tests)}",
         f"  red -> green           {len(comparison.red_green)}",
         f"  new, skipped on both   {len(comparison.skipped_new)}",
+        f"  new, pinned (pass on both) {len(comparison.pinned)}",
         f"  same outcome on both   {comparison.unchanged}",
         f"  violations             {len(comparison.violations)}",
     ]

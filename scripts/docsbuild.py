@@ -211,7 +211,7 @@ def run_docs(manifest, series, workdir, spelling, compare_only=False):
         print(f"Spelling check skipped: {reason} (it needs Debian's "
               f"{' and '.join(SPELLING_DEBIAN_PACKAGES)})", flush=True)
     print()
-    print(f"Docs of series {release.series}, patched vs Django {release.version} "
+    print(f"Docs of series {release.series}, patched vs {release.base_name} "
           f"(Sphinx {summary['tools']['Sphinx']}):")
     ok = True
     for target in ("html", "spelling"):

@@ -140,7 +140,7 @@ def run_ecosystem(manifest, series, python_version, workdir, names):
         install_package(venv_python, source, package["test_requirements"])
         print(f"{name}: patched tree...", flush=True)
         patched_status, patched = run_package_tests(venv_python, package, source, fork, False)
-        print(f"{name}: pristine Django {release.version}...", flush=True)
+        print(f"{name}: pristine {release.base_name}...", flush=True)
         pristine_status, pristine = run_package_tests(venv_python, package, source,
                                                       reverted_tree, True)
         comparison = compare_outcomes(set(), patched, pristine)

@@ -44,20 +44,26 @@ NATURE = {
 KINDS = list(NATURE)
 VIEWS = ("sync", "async")
 MISDECLARED = (
-    "Middleware chain_catalogue.{kind} is asynchronous but was adapted for "
-    "synchronous mode. Set async_capable = True and sync_capable = False on it."
+    "Middleware factory chain_catalogue.{kind} returned an asynchronous callable "
+    "for a synchronous get_response. A middleware that only supports asynchronous "
+    "mode must set async_capable = True and sync_capable = False. One that supports "
+    "both modes must return a synchronous callable when get_response is synchronous."
 )
 
 
+# Patch subjects ("Made handlers detect ...") and what they bring into the checks.
+SUBJECT_TOPICS = {"handlers": {"middleware", "views"}, "signals": {"signals"}}
+
+
 def series_topics(release):
-    """What the series' patches cover, from their subjects ("Made views detect
-    ..."): the views and signals patches bring views and receivers into the checks."""
+    """What the series' patches cover, from their subjects."""
     topics = set()
     for patch in series_patch_files(release):
         subject = next((line for line in patch.read_text().splitlines()
                         if line.startswith("Subject:")), "")
-        topics |= {topic for topic in ("middleware", "views", "signals")
-                   if f"Made {topic} detect" in subject}
+        for word, covered in SUBJECT_TOPICS.items():
+            if f"Made {word} detect" in subject:
+                topics |= covered
     return topics
 
 
@@ -320,7 +326,7 @@ def explore_series(release, python, workdir, chains):
     tallies, offenders = compare_reports(
         cases, reports["pristine"]["results"], reports["patched"]["results"], flags
     )
-    title = (f"series {release.series} (Django {release.version}) on Python "
+    title = (f"series {release.series} ({release.base_name}) on Python "
              f"{reports['patched']['python']}, seed {SEED}, {chains} chains per handler")
     return tallies, offenders, title
 

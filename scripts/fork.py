@@ -2,6 +2,9 @@
 git work around it (materialize, apply to a user's fork, export, compare)."""
 
 import ast
+import contextlib
+import io
+import re
 import shutil
 import sys
 import tarfile
@@ -9,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from gitcmd import ISOLATED_CONFIG, GitError, run_git
-from releases import OperationError, UsageError, project_dir
+from releases import SCRIPTS_DIR, OperationError, UsageError, project_dir
 from sdist import fetch_sdist, unpack_sdist
 
 IMPORT_NAME = "Django sdist import"
@@ -33,8 +36,13 @@ IMPORT_ENV = {
 }
 
 
-def upstream_tag(release):
+def release_tag(release):
     return f"upstream/{release.version}"
+
+
+def upstream_tag(release):
+    """The commit the series is built on: the release, or the main stand-in."""
+    return "upstream/main" if release.stand_in else release_tag(release)
 
 
 def patched_branch(release):
@@ -68,12 +76,26 @@ def git(args, repo):
 
 def import_release(repo, release, sdist_path):
     """Commit the sdist's content as one reproducible commit tagged upstream/<v>
-    (without touching the work tree) and return the commit id."""
-    tag = upstream_tag(release)
+    (without touching the work tree) and return the commit id; for the main series,
+    the stand-in commit on top of it."""
+    commit = import_sdist(repo, release, sdist_path)
+    if release.stand_in:
+        commit = commit_stand_in(repo, release, commit)
+    return commit
+
+
+def existing_tag(repo, tag):
     try:
         return git(["rev-parse", "--verify", "-q", f"refs/tags/{tag}^{{commit}}"], repo).strip()
     except GitError:
-        pass
+        return None
+
+
+def import_sdist(repo, release, sdist_path):
+    tag = release_tag(release)
+    commit = existing_tag(repo, tag)
+    if commit:
+        return commit
     print(f"Importing Django {release.version} as a commit...", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         tree_dir = unpack_sdist(sdist_path, Path(scratch) / "tree")
@@ -83,6 +105,65 @@ def import_release(repo, release, sdist_path):
         tree = run_git(["write-tree"], repo, index_env).strip()
     message = f"Imported Django {release.version} from its PyPI sdist.\n\nsha256: {release.sha256}\n"
     commit = run_git(["commit-tree", tree], repo, IMPORT_ENV, input=message).strip()
+    git(["tag", tag, commit], repo)
+    return commit
+
+
+# Django's main branch cannot be fetched here. The stand-in is what main looks like
+# when a feature cycle starts (docs/internals/howto-release-django.txt, "A few days
+# before a feature freeze"): the release plus the commit that bumps VERSION and adds
+# the stub release notes of the next feature release.
+STAND_IN_STUB = SCRIPTS_DIR / "standin" / "release-notes-stub.txt"
+
+
+def stand_in_files(release, read):
+    """{path: new content} of the stand-in commit; read(path) gives the release's."""
+    major, minor = release.stand_in.split(".")
+    previous = ".".join(release.version.split(".")[:2])
+    version_line = f"VERSION = ({major}, {minor}, 0, \"alpha\", 0)"
+    init = re.sub(r"^VERSION = \(.*\)$", version_line, read("django/__init__.py"),
+                  count=1, flags=re.M)
+    conf = read("docs/conf.py")
+    conf = re.sub(r'^version = ".*"$', f'version = "{release.stand_in}"', conf, count=1, flags=re.M)
+    conf = re.sub(r'^django_next_version = ".*"$', f'django_next_version = "{release.stand_in}"',
+                  conf, count=1, flags=re.M)
+    index = read("docs/releases/index.txt")
+    heading = f"{previous} release\n"
+    section = (f"{release.stand_in} release\n{'-' * len(release.stand_in + ' release')}\n"
+               f".. toctree::\n   :maxdepth: 1\n\n   {release.stand_in}\n\n")
+    index = index.replace(heading, section + heading, 1)
+    stub = STAND_IN_STUB.read_text().replace("{version}", release.stand_in).replace(
+        "{previous}", previous)
+    return {
+        "django/__init__.py": init,
+        "docs/conf.py": conf,
+        "docs/releases/index.txt": index,
+        f"docs/releases/{release.stand_in}.txt": stub,
+    }
+
+
+def commit_stand_in(repo, release, parent):
+    tag = upstream_tag(release)
+    commit = existing_tag(repo, tag)
+    if commit:
+        return commit
+    print(f"Making the main stand-in: {release.stand_in} pre-alpha on {release.version}...",
+          flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        index_env = {**IMPORT_ENV, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        run_git(["read-tree", parent], repo, index_env)
+        files = stand_in_files(release, lambda path: git(["show", f"{parent}:{path}"], repo))
+        for path, content in files.items():
+            blob = run_git(["hash-object", "-w", "--stdin"], repo, ISOLATED_CONFIG,
+                           input=content).strip()
+            run_git(["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"],
+                    repo, index_env)
+        tree = run_git(["write-tree"], repo, index_env).strip()
+    message = (f"Bumped version; main is now {release.stand_in} pre-alpha.\n\n"
+               f"Stand-in for Django's main branch: Django {release.version} plus the "
+               f"start of the\n{release.stand_in} cycle, made by patchset.py.\n")
+    commit = run_git(["commit-tree", tree, "-p", parent], repo, IMPORT_ENV,
+                     input=message).strip()
     git(["tag", tag, commit], repo)
     return commit
 
@@ -99,26 +180,46 @@ def apply_series(repo, release):
         run_git([*args, *map(str, patch_files)], repo, COMMITTER_ENV)
     except GitError as error:
         raise OperationError(
-            f"the series {release.series} does not apply to Django {release.version}:\n"
+            f"the series {release.series} does not apply to {release.base_name}:\n"
             f"{error.output}",
             f"fix the patch in {patches_dir(release)} (see `git -C {repo} am --show-current-patch`)",
         ) from None
 
 
-def is_generated_fork(path):
-    """True if path is a git repo this tool made (it records its series there)."""
+def fork_config(path, key):
+    """A value of the fork's own git config section, or None."""
     git_dir = Path(path) / ".git"
     if not git_dir.is_dir():
-        return False
+        return None
     try:
-        run_git(
-            ["--git-dir", str(git_dir), "config", "--local", "--get", f"{CONFIG_SECTION}.series"],
-            path,
-            ISOLATED_CONFIG,
-        )
+        return run_git(["--git-dir", str(git_dir), "config", "--local", "--get",
+                        f"{CONFIG_SECTION}.{key}"], path, ISOLATED_CONFIG).strip()
     except GitError:
-        return False
-    return True
+        return None
+
+
+def is_generated_fork(path):
+    """True if path is a git repo this tool made (it records its series there)."""
+    return fork_config(path, "series") is not None
+
+
+# What pip and Django's tests leave in a tree: not the user's work.
+GENERATED_FILES = re.compile(r"^\?\? .*(__pycache__/|\.py[co]$|\.egg-info/)")
+
+
+def unexported_work(fork):
+    """What the user did in a fork of ours that the patch files don't hold: commits
+    after the one materialize made, or changes in the working tree."""
+    made = fork_config(fork, "head")
+    head = git(["rev-parse", "HEAD"], fork).strip()
+    found = []
+    if made and head != made:
+        found.append(f"commits after {made[:12]} (HEAD is {head[:12]})")
+    changes = [line for line in git(["status", "--porcelain"], fork).splitlines()
+               if not GENERATED_FILES.search(line)]
+    if changes:
+        found.append("uncommitted changes")
+    return found
 
 
 def remove_generated_fork(dest):
@@ -128,11 +229,23 @@ def remove_generated_fork(dest):
     if dest.is_dir() and not dest.is_symlink() and not any(dest.iterdir()):
         dest.rmdir()
         return
+    if fork_config(dest, "building") is not None:
+        # Left half-built by an interrupted or failed materialize: ours to replace.
+        shutil.rmtree(dest)
+        return
     if not is_generated_fork(dest):
         raise OperationError(
             f"refusing to replace {dest}: it is not a fork made by patchset.py "
             f"(no {CONFIG_SECTION}.series in its git config)",
             "move it away or pass another --dest",
+        )
+    work = unexported_work(dest)
+    if work:
+        raise OperationError(
+            f"refusing to replace {dest}: it has {' and '.join(work)}, which are not in "
+            "the patch files",
+            f"export them (`python3 scripts/patchset.py export --fork {dest}`) or move "
+            "the folder away, then run the command again",
         )
     shutil.rmtree(dest)
 
@@ -161,6 +274,7 @@ def materialize_fork(dest, release):
     remove_generated_fork(dest)
     dest.mkdir(parents=True)
     git(["init", "-q", "--initial-branch", patched_branch(release)], dest)
+    git(["config", "--local", f"{CONFIG_SECTION}.building", "true"], dest)
     commit = import_release(dest, release, sdist_path)
     print(f"Checking out {upstream_tag(release)} ({commit[:12]}) in {dest}...", flush=True)
     git(["reset", "-q", "--hard", commit], dest)
@@ -169,6 +283,8 @@ def materialize_fork(dest, release):
     git(["config", "--local", f"{CONFIG_SECTION}.version", release.version], dest)
     link_regression_app(dest, dest / ".git")
     head = git(["rev-parse", "HEAD"], dest).strip()
+    git(["config", "--local", f"{CONFIG_SECTION}.head", head], dest)
+    git(["config", "--local", "--unset", f"{CONFIG_SECTION}.building"], dest)
     print(f"Fork ready: {dest} on {patched_branch(release)} at {head[:12]}", flush=True)
     return dest
 
@@ -183,24 +299,36 @@ def reverted_tree_path(fork):
 def build_reverted_tree(fork, release):
     """A tree with the patched tests/ but django/ exactly as released; the pristine
     run uses it so both runs execute the same test code."""
+    target = reverted_tree_path(fork)
+    commit = tree_with_django_from(fork, "HEAD", upstream_tag(release),
+                                   f"Reverted django/ to {release.version} for the pristine test run.\n")
+    git(["branch", "-f", reverted_branch(release), commit], fork)
+    extract_commit(fork, commit, target)
+    return target
+
+
+def tree_with_django_from(fork, commit, django_from, message):
+    """A commit whose tree is commit's, except django/, which is django_from's."""
     fork = Path(fork)
-    patched_top = git(["ls-tree", "HEAD"], fork).splitlines()
-    upstream_django = git(["rev-parse", f"{upstream_tag(release)}:django"], fork).strip()
+    top = git(["ls-tree", commit], fork).splitlines()
+    django_tree = git(["rev-parse", f"{django_from}:django"], fork).strip()
     entries = []
-    for line in patched_top:
+    for line in top:
         info, name = line.split("\t", 1)
         if name == "django":
             mode, kind, _ = info.split()
-            info = f"{mode} {kind} {upstream_django}"
+            info = f"{mode} {kind} {django_tree}"
         entries.append(f"{info}\t{name}")
     tree = run_git(["mktree"], fork, ISOLATED_CONFIG, input="\n".join(entries) + "\n").strip()
-    message = f"Reverted django/ to {release.version} for the pristine test run.\n"
-    commit = run_git(["commit-tree", tree, "-p", "HEAD"], fork, IMPORT_ENV, input=message).strip()
-    git(["branch", "-f", reverted_branch(release), commit], fork)
-    target = reverted_tree_path(fork)
+    return run_git(["commit-tree", tree, "-p", commit], fork, IMPORT_ENV, input=message).strip()
+
+
+def extract_commit(fork, commit, target):
+    """commit's files in target (replaced), with the regression app linked in."""
+    target = Path(target)
     if target.exists():
         shutil.rmtree(target)
-    target.mkdir()
+    target.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as scratch:
         archive = Path(scratch) / "tree.tar"
         git(["archive", "--format=tar", "-o", str(archive), commit], fork)
@@ -250,25 +378,25 @@ def module_name(relative_path):
     return ".".join(parts)
 
 
-def new_test_ids(fork, release):
-    """Test ids defined in the patched tests/ but not in the release's tests/."""
+def new_test_ids(fork, release, base=None, head="HEAD", regression=True):
+    """Test ids defined in head's tests/ but not in base's (default: the release's),
+    plus tests_regression/'s."""
     fork = Path(fork)
-    changed = git(
-        ["diff", "--name-only", "--diff-filter=AM", upstream_tag(release), "HEAD", "--", "tests"],
-        fork,
-    ).split()
+    base = base or upstream_tag(release)
+    changed = git(["diff", "--name-only", "--diff-filter=AM", base, head, "--", "tests"],
+                  fork).split()
     new = set()
     for path in changed:
         if not path.endswith(".py"):
             continue
         module = module_name(Path(path).relative_to("tests"))
-        patched = defined_test_ids(module, (fork / path).read_text())
+        patched = defined_test_ids(module, git(["show", f"{head}:{path}"], fork))
         try:
-            released_source = git(["show", f"{upstream_tag(release)}:{path}"], fork)
+            released_source = git(["show", f"{base}:{path}"], fork)
         except GitError:
             released_source = ""
         new |= patched - defined_test_ids(module, released_source)
-    if regression_dir().is_dir():
+    if regression and regression_dir().is_dir():
         for path in sorted(regression_dir().rglob("*.py")):
             relative = Path(REGRESSION_LABEL) / path.relative_to(regression_dir())
             new |= defined_test_ids(module_name(relative), path.read_text())
@@ -306,34 +434,31 @@ def operation_in_progress(checkout):
     return None
 
 
-def patch_ids(diff_text, checkout):
-    output = run_git(["patch-id", "--stable"], checkout, ISOLATED_CONFIG, input=diff_text)
-    return [line.split()[0] for line in output.splitlines() if line.strip()]
+def applied_prefix(checkout, patch_files):
+    """How many of the series' patches, from the first, are in HEAD: judged by the
+    result (their changes reverse-apply to HEAD's tree in reverse order), so a series
+    applied and then reverted counts as not applied."""
+    with tempfile.TemporaryDirectory() as scratch:
+        for count in range(len(patch_files), 0, -1):
+            env = {**ISOLATED_CONFIG, "GIT_INDEX_FILE": str(Path(scratch) / f"index-{count}")}
+            run_git(["read-tree", "HEAD"], checkout, env)
+            try:
+                for patch in reversed(patch_files[:count]):
+                    run_git(["apply", "--cached", "--reverse", str(patch)], checkout, env)
+            except GitError:
+                continue
+            return count
+    return 0
 
 
-RECENT_COMMITS_CHECKED = 1000
-
-
-def paths_in_patches(patch_files):
-    paths = set()
+def files_added_by(patch_files):
+    added = []
     for patch in patch_files:
-        for line in patch.read_text(errors="surrogateescape").splitlines():
-            if line.startswith("diff --git a/"):
-                old, new = line[len("diff --git a/"):].split(" b/", 1)
-                paths.update((old, new))
-    return sorted(paths)
-
-
-def applied_patch_ids(checkout, patch_files):
-    """Patch ids of the recent commits on HEAD that touch the series' files (read
-    with default diff settings, the ones our patch files were written with)."""
-    log = run_git(
-        ["log", "-p", "--no-merges", "--no-color", f"--max-count={RECENT_COMMITS_CHECKED}",
-         "HEAD", "--", *paths_in_patches(patch_files)],
-        checkout,
-        ISOLATED_CONFIG,
-    )
-    return set(patch_ids(log, checkout))
+        lines = patch.read_text(errors="surrogateescape").splitlines()
+        for number, line in enumerate(lines):
+            if line.startswith("new file mode") and number > 0:
+                added.append(lines[number - 1].split(" b/", 1)[1])
+    return added
 
 
 def check_django_checkout(checkout):
@@ -384,12 +509,46 @@ def series_for_checkout(checkout, manifest, series):
             "pass --series explicitly",
         )
     detected = f"{version[0]}.{version[1]}"
+    for release in manifest.releases.values():
+        if release.stand_in == detected:
+            return release  # Django's main branch, developing the next feature release
     if detected not in manifest.releases:
         raise OperationError(
             f"Django {detected} (from {checkout / 'django' / '__init__.py'}) has no patch series",
             f"the series are {', '.join(manifest.releases)}; pass --series to pick one",
         )
     return manifest.releases[detected]
+
+
+BLOBS_REF = "refs/patchset/apply-blobs"
+
+
+def full_version_of(checkout):
+    source = (Path(checkout) / "django" / "__init__.py").read_text()
+    found = re.search(r"^VERSION = \((\d+), (\d+), (\d+), \"(\w+)\"", source, re.M)
+    if not found:
+        return None
+    major, minor, micro, level = found.groups()
+    return f"{major}.{minor}.{micro}" if level == "final" else f"{major}.{minor} {level}"
+
+
+def why_am_stopped(output, checkout):
+    """(what happened, next step) for a `git am` that stopped, from git's words."""
+    resolve = (f"`git -C {checkout} add` the files, then `git -C {checkout} am --continue`; "
+               f"or undo everything with `git -C {checkout} am --abort`")
+    if "would be overwritten" in output or "already exists in working directory" in output:
+        return ("an untracked file is in the way of a file the patch creates",
+                f"undo with `git -C {checkout} am --abort`, move the file away, and run apply "
+                "again")
+    if "gpg" in output.lower() or "signing" in output.lower():
+        return ("git could not sign the commit (commit.gpgsign is set)",
+                f"undo with `git -C {checkout} am --abort`, fix signing or run apply with "
+                "signing off for this repository, then run apply again")
+    conflicted = run_git(["diff", "--name-only", "--diff-filter=U"], checkout).split()
+    if conflicted:
+        return (f"the patch conflicts with your branch in {', '.join(conflicted)}",
+                f"resolve the conflict markers in those files, {resolve}")
+    return ("git am stopped", f"read git's output above, then {resolve}")
 
 
 def apply_to_user_fork(checkout, manifest, series=None):
@@ -405,36 +564,63 @@ def apply_to_user_fork(checkout, manifest, series=None):
     if not patch_files:
         print(f"Series {release.series} has no patches: nothing to apply.")
         return 0
-    present = applied_patch_ids(checkout, patch_files)
-    missing = [
-        patch
-        for patch in patch_files
-        if patch_ids(patch.read_text(errors="surrogateescape"), checkout)[0] not in present
-    ]
-    if not missing:
+    detected = django_version_of(checkout)
+    detected = detected and f"{detected[0]}.{detected[1]}"
+    if series and detected and detected not in (release.series, release.stand_in):
+        print(f"Warning: your checkout is Django {detected}; applying series "
+              f"{release.series} as asked.")
+    try:
+        run_git(["symbolic-ref", "-q", "HEAD"], checkout)
+    except GitError:
+        print("Warning: HEAD is detached; the commits will not be on a branch.")
+    done = applied_prefix(checkout, patch_files)
+    if done == len(patch_files):
         print(f"Series {release.series} is already applied in {checkout}: nothing to do.")
         return 0
-    for patch in patch_files:
-        if patch not in missing:
-            print(f"Already applied: {patch.name}")
-    print(f"Applying {len(missing)} patch(es) of series {release.series} with `git am -3`...")
-    try:
-        run_git(["am", "-3", "--keep-non-patch", *map(str, missing)], checkout)
-    except GitError as error:
-        if operation_in_progress(checkout) != "am":
-            raise
-        print(error.output, file=sys.stderr)
+    missing = patch_files[done:]
+    for patch in patch_files[:done]:
+        print(f"Already applied: {patch.name}")
+    in_the_way = [path for path in files_added_by(missing) if (checkout / path).exists()]
+    if in_the_way:
         raise OperationError(
-            f"a patch of series {release.series} did not apply cleanly; {checkout} is "
-            "stopped in git am",
-            f"resolve the conflicts, `git -C {checkout} add` the files, then "
-            f"`git -C {checkout} am --continue`; or undo everything with "
-            f"`git -C {checkout} am --abort`",
-        ) from None
+            f"the series creates {', '.join(in_the_way)}, which already exists in {checkout}",
+            "move it away (or commit its removal), then run apply again")
+    version = full_version_of(checkout)
+    if version and version != release.version and not release.stand_in:
+        print(f"The series was made on Django {release.version}; your checkout is "
+              f"{version}: git am -3 merges the differences.")
+    apply_with_blobs(checkout, release, missing)
     for patch in missing:
         print(f"Applied: {patch.name}")
     print(f"Series {release.series} applied in {checkout}.")
     return 0
+
+
+def apply_with_blobs(checkout, release, patches):
+    """`git am -3`, with the blobs the patches were made against fetched first into a
+    private ref (removed afterwards), so that a fork of another point release, or one
+    with its own edits, gets a 3-way merge instead of "could not build fake ancestor"."""
+    print(f"Fetching the files the series was made against ({release.base_name})...",
+          flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        with contextlib.redirect_stdout(io.StringIO()):
+            base = materialize_fork(Path(scratch) / "series", release)
+        run_git(["fetch", "-q", "--no-tags", str(base),
+                 f"+refs/heads/{patched_branch(release)}:{BLOBS_REF}"], checkout)
+    print(f"Applying {len(patches)} patch(es) of series {release.series} with "
+          "`git am -3`...", flush=True)
+    try:
+        run_git(["am", "-3", "--keep-non-patch", *map(str, patches)], checkout)
+    except GitError as error:
+        if operation_in_progress(checkout) != "am":
+            raise
+        print(error.output, file=sys.stderr)
+        what, next_step = why_am_stopped(error.output, checkout)
+        raise OperationError(
+            f"a patch of series {release.series} did not apply: {what}; {checkout} is "
+            "stopped in git am", next_step) from None
+    finally:
+        run_git(["update-ref", "-d", BLOBS_REF], checkout)
 
 
 # Export and compare ----------------------------------------------------------
@@ -464,14 +650,15 @@ def export_series(fork, manifest, series=None):
             f"finish it (`git -C {fork} am --continue`) or drop it, then export again",
         )
     target = patches_dir(release)
-    target.mkdir(parents=True, exist_ok=True)
-    for old in target.glob("[0-9][0-9][0-9][0-9]-*.patch"):
-        old.unlink()
     revisions = f"{upstream_tag(release)}..{patched_branch(release)}"
-    written = git(
-        ["format-patch", "--zero-commit", "--no-signature", "-N", "-o", str(target), revisions],
-        fork,
-    ).split()
+    # Write the new files first: a failing format-patch leaves the old ones alone.
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = git(["format-patch", "--zero-commit", "--no-signature", "-N", "-o", scratch,
+                     revisions], fork).split()
+        target.mkdir(parents=True, exist_ok=True)
+        for old in target.glob("[0-9][0-9][0-9][0-9]-*.patch"):
+            old.unlink()
+        written = [shutil.move(path, target / Path(path).name) for path in fresh]
     for path in written:
         print(f"Wrote {path}")
     print(f"Exported {len(written)} patch(es) of series {release.series} to {target}.")

@@ -119,9 +119,10 @@ def run_fullsuite(manifest, series, python_version, workdir, parallel):
     print(f"Pristine tree: {summarize_outcomes(reverted)} "
           f"(runtests.py exit {reverted_status})", flush=True)
     # None: every label ran, so every new test is expected to have run.
-    comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted, None)
+    comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted, None,
+                                  manifest.pinned_tests)
     print(format_comparison(
-        comparison, f"whole suite, series {release.series} vs Django {release.version} "
+        comparison, f"whole suite, series {release.series} vs {release.base_name} "
         f"on Python {version}"))
     summary = fullsuite_summary(
         release, version, comparison, patched, reverted,

@@ -329,12 +329,18 @@ def series_commits(fork, release):
     return commits
 
 
+def backport_line(main_sha):
+    """The last paragraph of a backport's message: it names the patch set's own
+    main series, not Django's main branch."""
+    return f"Backport of {main_sha} from this patch set's main series."
+
+
 def commit_findings(release, commits, main_commits):
     """Django's commit message rules: a `Fixed #N -- `/`Refs #N -- ` subject
-    ending with a period, body lines of at most 72 characters and, in a
-    backport, the `[A.B.x] ` prefix and a `Backport of <sha> from main.` line
-    naming the main series' commit with the same subject (main_commits maps
-    subject to sha; None for the main series itself)."""
+    ending with a period, lines of at most 72 characters and, in a backport, the
+    `[A.B.x] ` prefix and a last paragraph naming the commit of the patch set's
+    main series with the same subject (main_commits maps subject to sha; None for
+    the main series itself)."""
     findings = []
 
     def find(number, line, message):
@@ -345,6 +351,8 @@ def commit_findings(release, commits, main_commits):
         if not subject.startswith(prefix):
             find(number, 1, f"a backport's subject starts with {prefix!r}")
         subject = subject.removeprefix(prefix)
+        if len(subject) > COMMIT_WIDTH:
+            find(number, 1, f"{len(subject)} > {COMMIT_WIDTH} characters without the prefix")
         if not TICKET_SUBJECT.match(subject):
             find(number, 1, "the subject is `Fixed #N -- ...` or `Refs #N -- ...`, "
                             "ending with a period")
@@ -353,11 +361,40 @@ def commit_findings(release, commits, main_commits):
                 find(number, line_number, f"{len(line)} > {COMMIT_WIDTH} characters")
         if main_commits is not None:
             main_sha = main_commits.get(subject)
-            expected = f"Backport of {main_sha} from main."
+            last_paragraph = " ".join("\n".join(body).strip().split("\n\n")[-1].split())
             if main_sha is None:
                 find(number, 1, "no commit of the main series has this subject")
-            elif not body or body[-1] != expected:
-                find(number, len(body) + 1, f"the last line is `{expected}`")
+            elif last_paragraph != backport_line(main_sha):
+                find(number, len(body) + 1,
+                     f"the last paragraph is `{backport_line(main_sha)}`")
+    return findings
+
+
+BACKPORT_NOTES_MARK = "These notes are not from a Django release."
+
+
+def release_note_findings(fork, release):
+    """Where the release notes go: the main series adds to the next feature
+    release's notes only; a backport adds one notes file of its own, which says
+    that it is this patch set's change and not a Django release."""
+    changed = git(["diff", "--name-status", upstream_tag(release), "HEAD", "--",
+                   "docs/releases"], fork).splitlines()
+    findings = []
+    for line in changed:
+        status, path = line.split("\t", 1)
+        if path == "docs/releases/index.txt":
+            continue
+        if release.stand_in:
+            allowed = path == f"docs/releases/{release.stand_in}.txt" and status == "M"
+            why = f"the main series' notes go to docs/releases/{release.stand_in}.txt"
+        else:
+            allowed = (path == f"docs/releases/{release.version}-async-callable.txt"
+                       and status == "A"
+                       and BACKPORT_NOTES_MARK in (Path(fork) / path).read_text())
+            why = (f"a backport's notes are docs/releases/{release.version}-async-callable"
+                   f".txt, saying {BACKPORT_NOTES_MARK!r}")
+        if not allowed:
+            findings.append(Finding("commits", path, 1, why, why))
     return findings
 
 
@@ -372,7 +409,7 @@ def run_lint(manifest, series_names, workdir):
     """Lint every requested series; print a table; return the exit status."""
     releases = [manifest.release(name) for name in series_names or manifest.releases]
     workdir = Path(workdir).absolute()
-    default = manifest.release()
+    default = manifest.main_release
     default_fork = materialize_fork(workdir / f"fork-{default.series}", default)
     main_log = series_commits(default_fork, default)
     main_commits = {subject: sha for sha, subject, _ in main_log}
@@ -391,6 +428,7 @@ def run_lint(manifest, series_names, workdir):
         print(f"Linting the files series {release.series} touches...", flush=True)
         new, preexisting, paths = lint_series(fork, release, venv, docs_linter)
         new += commit_findings(release, commits, backport_of)
+        new += release_note_findings(fork, release)
         results[release.series] = (release, new, preexisting, paths, tool_versions(venv))
     print()
     print("Lint: problems the patches introduce (pristine findings subtracted)")

@@ -60,7 +60,7 @@ def cmd_materialize(args, manifest):
     return 0
 
 
-def run_series_tests(release, python, fork, labels, compare, parallel):
+def run_series_tests(release, python, fork, labels, compare, parallel, pinned=()):
     """Install the fork into python's environment, run the labels on the patched
     tree and, when comparing, on the reverted one; return the exit status."""
     from djangotests import (
@@ -93,8 +93,9 @@ def run_series_tests(release, python, fork, labels, compare, parallel):
     )
     print(f"Reverted tree: {summarize_outcomes(reverted)} "
           f"(runtests.py exit {reverted_status})", flush=True)
-    comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted, labels)
-    title = (f"series {release.series} (Django {release.version}) "
+    comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted, labels,
+                                  pinned)
+    title = (f"series {release.series} ({release.base_name}) "
              f"on Python {python_version_of(python)}")
     print(format_comparison(comparison, title), flush=True)
     return 0 if comparison.ok else 1
@@ -107,7 +108,7 @@ def cmd_test(args, manifest):
     fork = materialize_fork(Path(args.workdir) / "django_fork", release)
     labels = labels_for(manifest, args.labels)
     return run_series_tests(release, args.python, fork, labels,
-                            args.compare_pristine, args.parallel)
+                            args.compare_pristine, args.parallel, manifest.pinned_tests)
 
 
 def cmd_setup(args, manifest):
@@ -126,13 +127,14 @@ def cmd_setup(args, manifest):
     fork = materialize_fork(DEFAULT_FORK, release)
     python = create_venv(base_python, venv_dir_for(manifest, release)).absolute()
     labels = labels_for(manifest, None)
-    status = run_series_tests(release, str(python), fork, labels, True, None)
+    status = run_series_tests(release, str(python), fork, labels, True, None,
+                              manifest.pinned_tests)
     print()
     if status == 0:
-        print(f"Verdict: the {release.series} series (Django {release.version}) passes "
+        print(f"Verdict: the {release.series} series ({release.base_name}) passes "
               "its red/green check on the affected labels.")
     else:
-        print(f"Verdict: the {release.series} series (Django {release.version}) FAILED "
+        print(f"Verdict: the {release.series} series ({release.base_name}) FAILED "
               "its red/green check (see the table above).")
     print("Run Django's tests by hand with:")
     print(f"  cd {fork / 'tests'} && {python} runtests.py middleware")
@@ -156,6 +158,19 @@ def cmd_compare(args, manifest):
 
     return compare_series(manifest.release(args.a), manifest.release(args.b),
                           Path(args.fork) if args.fork else None)
+
+
+def cmd_commits(args, manifest):
+    from commitcheck import run_commit_check
+
+    return run_commit_check(manifest.release(args.series), args.python, Path(args.workdir),
+                            manifest.pinned_tests)
+
+
+def cmd_mutate(args, manifest):
+    from commitcheck import run_mutation_check
+
+    return run_mutation_check(manifest.release(args.series), args.python, Path(args.workdir))
 
 
 def cmd_redgreen(args, manifest):
@@ -271,6 +286,20 @@ def build_parser():
     compare.add_argument("b", metavar="B")
     compare.add_argument("--fork", help="take a series' commits from this fork's branch when it has one")
     compare.set_defaults(handler=cmd_compare)
+
+    for name, handler, summary in (
+        ("commits", cmd_commits,
+         "each commit's new tests fail without its django/ changes and pass with them"),
+        ("mutate", cmd_mutate,
+         "each call of the helper in django/, reverted alone, turns a new test red"),
+    ):
+        check = sub.add_parser(name, help=summary)
+        check.add_argument("--series", help="default: the default series")
+        check.add_argument("--python", default=sys.executable, metavar="EXE",
+                           help="interpreter to install into and test with (default: this one)")
+        check.add_argument("--workdir", default=str(PROJECT_DIR / ".regression" / name),
+                           help=f"the fork goes to WORKDIR/django_fork (default: ./.regression/{name})")
+        check.set_defaults(handler=handler)
 
     redgreen = sub.add_parser(
         "redgreen", help="tests_regression/ must fail on each pristine release and pass patched")

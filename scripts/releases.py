@@ -34,6 +34,16 @@ class Release:
     version: str
     sha256: str
     pythons: tuple
+    # The main series: the next feature version whose cycle the stand-in for
+    # Django's main branch starts on top of the release (see fork.py).
+    stand_in: str = None
+
+    @property
+    def base_name(self):
+        """What the series is built on, for messages."""
+        if self.stand_in:
+            return f"the main stand-in ({self.stand_in} pre-alpha on {self.version})"
+        return f"Django {self.version}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +51,14 @@ class Manifest:
     default_series: str
     releases: dict
     labels: tuple
+    # New tests that pin a behaviour the series keeps: they pass on both trees.
+    pinned_tests: tuple = ()
+
+    @property
+    def main_release(self):
+        """The series for Django's main branch, which the others backport (the
+        default series in a manifest without a stand-in)."""
+        return next((r for r in self.releases.values() if r.stand_in), self.release())
 
     def release(self, series=None):
         series = series or self.default_series
@@ -76,10 +94,12 @@ def load_manifest(path=None):
             version=entry["version"],
             sha256=entry["sha256"],
             pythons=tuple(entry["pythons"]),
+            stand_in=entry.get("stand_in"),
         )
         for series, entry in data["series"].items()
     }
-    return Manifest(data["default_series"], releases, tuple(data["labels"]))
+    return Manifest(data["default_series"], releases, tuple(data["labels"]),
+                    tuple(data.get("pinned_tests", ())))
 
 
 def python_version_of(executable):

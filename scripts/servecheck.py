@@ -212,7 +212,7 @@ def run_serve_check(manifest, series, python, workdir, pristine, requests):
                 runs.append(serve_and_load(server, command, env, port, scratch, tree_name,
                                            expected, requests))
         print()
-        print(f"Real servers: series {release.series} (Django {release.version}), "
+        print(f"Real servers: series {release.series} ({release.base_name}), "
               f"{requests} requests per server at concurrency {CONCURRENCY}")
         print(format_runs(runs))
     patched_ok = all(run.clean for run in runs if run.tree_name == "patched")

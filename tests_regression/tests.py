@@ -133,9 +133,8 @@ class AsyncCallMiddlewareTests(SimpleTestCase):
         ImproperlyConfigured when the middleware is loaded.
         """
         msg = (
-            f"Middleware {MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware is "
-            "asynchronous but was adapted for synchronous mode. Set "
-            "async_capable = True and sync_capable = False on it."
+            f"Middleware factory {MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware "
+            "returned an asynchronous callable for a synchronous get_response."
         )
         with self.assertRaisesMessage(ImproperlyConfigured, msg):
             self.client.get("/sync/")
@@ -148,9 +147,8 @@ class AsyncCallMiddlewareTests(SimpleTestCase):
     )
     async def test_undeclared_async_middleware_is_improperly_configured_async(self):
         msg = (
-            f"Middleware {MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware is "
-            "asynchronous but was adapted for synchronous mode. Set "
-            "async_capable = True and sync_capable = False on it."
+            f"Middleware factory {MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware "
+            "returned an asynchronous callable for a synchronous get_response."
         )
         with self.assertRaisesMessage(ImproperlyConfigured, msg):
             await self.async_client.get("/sync/")

@@ -2,7 +2,7 @@ import subprocess
 
 import pytest
 
-from conftest import git, repo_state
+from conftest import FAKE_FILES, git, repo_state
 from patchset import main
 
 
@@ -127,11 +127,13 @@ def test_conflict_stops_in_am_and_abort_restores_the_fork(project, series_patch,
 
     err = capsys.readouterr().err
     assert err.endswith(
-        f"error: a patch of series 6.1 did not apply cleanly; {user_fork} is stopped in git am\n"
-        f"next step: resolve the conflicts, `git -C {user_fork} add` the files, then "
-        f"`git -C {user_fork} am --continue`; or undo everything with "
-        f"`git -C {user_fork} am --abort`\n"
+        "error: a patch of series 6.1 did not apply: the patch conflicts with your branch "
+        f"in django/core.py; {user_fork} is stopped in git am\n"
+        "next step: resolve the conflict markers in those files, "
+        f"`git -C {user_fork} add` the files, then `git -C {user_fork} am --continue`; "
+        f"or undo everything with `git -C {user_fork} am --abort`\n"
     )
+    assert "<<<<<<<" in (user_fork / "django" / "core.py").read_text()
     assert (user_fork / ".git" / "rebase-apply" / "applying").exists()
 
     git(["am", "--abort"], user_fork)
@@ -146,3 +148,41 @@ def test_explicit_series_overrides_the_detected_version(project, series_patch, u
     git(["commit", "-q", "-am", "Development version."], user_fork)
 
     assert main(["apply", str(user_fork), "--series", "6.1"]) == 0
+
+
+def test_applies_to_another_point_release_with_a_3_way_merge(project, series_patch, tmp_path,
+                                                             capsys):
+    """The fork's files are not the blobs the patch names (another point release):
+    the blobs are fetched for `am -3`, and the private ref is gone afterwards."""
+    repo = tmp_path / "older_fork"
+    for name, text in FAKE_FILES.items():
+        path = repo / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    tests = repo / "tests" / "basic" / "tests.py"
+    tests.write_text(tests.read_text().replace("unittest.TestCase):", "unittest.TestCase):  # 6.1.0"))
+    (repo / "django" / "__init__.py").write_text('VERSION = (6, 1, 0, "final", 0)\n')
+    git(["init", "-q", "-b", "main"], repo)
+    git(["config", "user.name", "Fork User"], repo)
+    git(["config", "user.email", "user@example.com"], repo)
+    git(["add", "-A"], repo)
+    git(["commit", "-q", "-m", "Django 6.1.0."], repo)
+
+    assert main(["apply", str(repo)]) == 0
+
+    out = capsys.readouterr().out
+    assert "The series was made on Django 6.1.3; your checkout is 6.1.0" in out
+    assert "def test_new" in tests.read_text()
+    assert "# 6.1.0" in tests.read_text()
+    assert git(["for-each-ref", "refs/patchset"], repo) == ""
+
+
+def test_a_reverted_series_is_applied_again(project, series_patch, user_fork, capsys):
+    assert main(["apply", str(user_fork)]) == 0
+    git(["revert", "--no-edit", "HEAD"], user_fork)
+    capsys.readouterr()
+
+    assert main(["apply", str(user_fork)]) == 0
+
+    assert capsys.readouterr().out.endswith(f"Series 6.1 applied in {user_fork}.\n")
+    assert "__call__" in (user_fork / "django" / "core.py").read_text()

@@ -115,8 +115,11 @@ def test_the_worker_catalogue_defines_every_kind():
 def test_topics_come_from_the_patch_subjects(project):
     (project / "patches" / "6.1" / "0001-x.patch").write_text(
         "From 0 Mon Sep 17 00:00:00 2001\n"
-        "Subject: [PATCH] Refs #34328 -- Made views detect instances with async\n")
-    assert series_topics(load_manifest().release("6.1")) == {"views"}
+        "Subject: [PATCH] Refs #34328 -- Made handlers detect instances with async\n")
+    (project / "patches" / "6.1" / "0002-x.patch").write_text(
+        "From 0 Mon Sep 17 00:00:00 2001\n"
+        "Subject: [PATCH] [6.1.x] Refs #34328 -- Made signals detect receivers with\n")
+    assert series_topics(load_manifest().release("6.1")) == {"middleware", "views", "signals"}
 
 
 def test_zero_chains_is_a_usage_error(capsys):

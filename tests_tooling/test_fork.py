@@ -1,3 +1,5 @@
+import pytest
+
 from conftest import FAKE_FILES, git
 from patchset import main
 
@@ -55,11 +57,50 @@ def test_import_is_reproducible(project, tmp_path):
 def test_rematerializing_replaces_a_generated_fork(project, tmp_path):
     dest = tmp_path / "fork"
     assert main(["materialize", "--dest", str(dest)]) == 0
-    (dest / "stray.txt").write_text("left over\n")
+    (dest / "django" / "__pycache__").mkdir()
+    (dest / "django" / "__pycache__" / "core.cpython-312.pyc").write_text("built\n")
+    (dest / "django" / "core.py").write_text("edited\n")
+    git(["checkout", "--", "django/core.py"], dest)
 
     assert main(["materialize", "--dest", str(dest)]) == 0
 
-    assert not (dest / "stray.txt").exists()
+    assert not (dest / "django" / "__pycache__").exists()
+
+
+@pytest.mark.parametrize("work", ["commit", "uncommitted", "untracked"])
+def test_rematerializing_keeps_the_users_work(project, tmp_path, capsys, work):
+    dest = tmp_path / "fork"
+    assert main(["materialize", "--dest", str(dest)]) == 0
+    (dest / "mine.txt").write_text("my work\n")
+    if work == "commit":
+        git(["add", "mine.txt"], dest)
+        git(["-c", "user.name=U", "-c", "user.email=u@x", "commit", "-q", "-m", "Mine."], dest)
+    elif work == "uncommitted":
+        (dest / "django" / "core.py").write_text("edited\n")
+        (dest / "mine.txt").unlink()
+    head = git(["rev-parse", "HEAD"], dest)
+    capsys.readouterr()
+
+    assert main(["materialize", "--dest", str(dest)]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: refusing to replace {dest}: it has ")
+    assert "next step: export them" in err
+    assert git(["rev-parse", "HEAD"], dest) == head
+    assert (dest / ("django/core.py" if work == "uncommitted" else "mine.txt")).exists()
+
+
+def test_a_half_built_fork_is_rebuilt(project, tmp_path):
+    dest = tmp_path / "fork"
+    dest.mkdir()
+    git(["init", "-q"], dest)
+    git(["config", "patchset.building", "true"], dest)
+    (dest / "partial.txt").write_text("interrupted\n")
+
+    assert main(["materialize", "--dest", str(dest)]) == 0
+
+    assert not (dest / "partial.txt").exists()
+    assert (dest / "django" / "core.py").exists()
 
 
 def test_materialize_refuses_to_replace_a_folder_it_did_not_make(project, tmp_path, capsys):

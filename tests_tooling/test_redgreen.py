@@ -38,6 +38,7 @@ def test_load_failures_are_reported():
     failed = "unittest.loader._FailedTest.middleware"
     comparison = compare_outcomes(set(), patched={failed: "error"}, reverted={failed: "error"})
     assert comparison.load_failures == [(failed, "patched"), (failed, "reverted")]
+    assert comparison.ok is False
 
 
 def test_test_ids_include_methods_inherited_in_the_module():

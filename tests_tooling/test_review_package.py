@@ -87,8 +87,14 @@ def test_evidence_round_trip(project):
     assert evidence.read_evidence("lint") is None
     path = evidence.write_evidence("lint", {"6.1": {"files": 3}})
     assert path == project / "evidence" / "lint.json"
-    assert json.loads(path.read_text()) == {"6.1": {"files": 3}}
+    assert json.loads(path.read_text())["6.1"] == {"files": 3}
     assert evidence.read_evidence("lint") == {"6.1": {"files": 3}}
+
+
+def test_evidence_from_other_patches_is_not_evidence(project):
+    evidence.write_evidence("lint", {"6.1": {"files": 3}})
+    (project / "patches" / "6.1" / "0001-x.patch").write_text("changed\n")
+    assert evidence.read_evidence("lint") is None
 
 
 def test_render_fills_every_placeholder():
@@ -171,6 +177,7 @@ def test_touched_files_and_added_lines(tmp_path):
 
     class Release:
         version = "6.1.3"
+        stand_in = None
 
     assert lint.touched_files(repo, Release) == ["a.py", "b.txt"]
     assert lint.added_line_numbers(repo, Release, "a.py") == {2}
@@ -186,7 +193,8 @@ def test_commit_messages_follow_djangos_rules(tmp_path):
     git(["tag", "upstream/6.0.10"], repo)
     main_sha = "a" * 40
     messages = [
-        f"[6.0.x] Refs #1 -- Made it so.\n\nWhy.\n\nBackport of {main_sha} from main.",
+        f"[6.0.x] Refs #1 -- Made it so.\n\nWhy.\n\nBackport of {main_sha} from this\n"
+        "patch set's main series.",
         f"Refs #1 -- Made that so.\n\n{'w' * 73}\n\nBackport of {'b' * 40} from main.",
         "[6.0.x] Fixed this\n\nBackport of nothing.",
     ]
@@ -197,6 +205,7 @@ def test_commit_messages_follow_djangos_rules(tmp_path):
     class Release:
         version = "6.0.10"
         series = "6.0"
+        stand_in = None
 
     commits = lint.series_commits(repo, Release)
     assert [subject for _, subject, _ in commits] == [m.split("\n")[0] for m in messages]
@@ -208,11 +217,51 @@ def test_commit_messages_follow_djangos_rules(tmp_path):
     ]
     assert "starts with '[6.0.x] '" in findings[0].message
     assert "73 > 72" in findings[1].message
-    assert f"`Backport of {'c' * 40} from main.`" in findings[2].message
+    assert (f"`Backport of {'c' * 40} from this patch set's main series.`"
+            in findings[2].message)
     assert "no commit of the main series" in findings[4].message
     # The main series itself has no prefix and no backport line to check.
     main_findings = lint.commit_findings(Release, commits[1:2], None)
     assert [f.message for f in main_findings] == [findings[1].message]
+
+
+def test_release_notes_say_where_they_come_from(tmp_path):
+    repo = tmp_path / "fork"
+    (repo / "docs" / "releases").mkdir(parents=True)
+    git(["init", "-q"], repo)
+    notes = repo / "docs" / "releases"
+    (notes / "6.2.txt").write_text("stub\n")
+    commit = ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-m", "m"]
+    git(["add", "-A"], repo)
+    git(commit, repo)
+    git(["tag", "upstream/main"], repo)
+    git(["tag", "upstream/6.1.3"], repo)
+
+    class Main:
+        version, series, stand_in = "6.1.3", "main", "6.2"
+
+    class Backport:
+        version, series, stand_in = "6.1.3", "6.1", None
+
+    (notes / "6.2.txt").write_text("stub\n* A change.\n")
+    (notes / "6.1.4.txt").write_text("Django 6.1.4 fixes several bugs.\n")
+    git(["add", "-A"], repo)
+    git(commit, repo)
+    assert [f.path for f in lint.release_note_findings(repo, Main)] == [
+        "docs/releases/6.1.4.txt"]
+    git(["rm", "-q", "docs/releases/6.1.4.txt", "docs/releases/6.2.txt"], repo)
+    git(commit, repo)
+    git(["tag", "-f", "upstream/6.1.3"], repo)
+    notes.mkdir(parents=True, exist_ok=True)
+    (notes / "6.1.3-async-callable.txt").write_text(
+        "These notes are not from a Django release. They describe ...\n")
+    git(["add", "-A"], repo)
+    git(commit, repo)
+    assert lint.release_note_findings(repo, Backport) == []
+    (notes / "6.1.3-async-callable.txt").write_text("Django 6.1.4 fixes a crash.\n")
+    git(["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-a", "-m", "m"], repo)
+    assert [f.path for f in lint.release_note_findings(repo, Backport)] == [
+        "docs/releases/6.1.3-async-callable.txt"]
 
 
 def test_stdlib_references_count_as_offline_only():
