@@ -13,7 +13,14 @@ import re
 import tempfile
 from pathlib import Path
 
-from djangotests import FAILING_OUTCOMES, compare_outcomes, install_fork, run_runtests
+from djangotests import (
+    FAILING_OUTCOMES,
+    ProgressBoard,
+    compare_outcomes,
+    install_fork,
+    run_both,
+    run_runtests,
+)
 from fork import (
     extract_commit,
     git,
@@ -61,10 +68,16 @@ def check_commit(python, fork, release, parent, commit, subject, scratch, pinned
     without = tree_with_django_from(fork, commit, parent,
                                     f"django/ of {parent[:12]}, the rest of {commit[:12]}.\n")
     without_commit = extract_commit(fork, without, Path(scratch) / "without")
-    print(f"\n=== {subject}: tests with the commit's django/ ===", flush=True)
-    _, after = run_runtests(python, with_commit, labels, parallel=1, import_from_tree=True)
-    print(f"\n=== {subject}: tests with the parent's django/ ===", flush=True)
-    _, before = run_runtests(python, without_commit, labels, parallel=1, import_from_tree=True)
+    print(f"{subject}: {len(labels)} test module(s) with and without its django/ "
+          "changes...", flush=True)
+    logs = Path(scratch).parent / ".logs"
+    board = ProgressBoard()
+    results = run_both({
+        name: (lambda name=name, tree=tree: run_runtests(
+            python, tree, labels, parallel=1, import_from_tree=True,
+            log_path=logs / f"{commit[:12]}-{name}.log", board=board, name=name))
+        for name, tree in (("with", with_commit), ("without", without_commit))})
+    (_, after), (_, before) = results["with"], results["without"]
     comparison = compare_outcomes(new, after, before, labels, pinned)
     return CommitResult(commit, subject, len(new), len(comparison.red_green),
                         len(comparison.pinned), comparison.violations)
@@ -172,10 +185,12 @@ def run_mutation_check(release, python, workdir):
             lines = original.splitlines(keepends=True)
             lines[site.line - 1] = mutated_line(lines[site.line - 1], module)
             file.write_text("".join(lines))
-            print(f"\n=== site {number}/{len(sites)}: {site.path}:{site.line} "
-                  f"({module}.iscoroutinefunction) ===", flush=True)
+            print(f"site {number}/{len(sites)}: {site.path}:{site.line} "
+                  f"({module}.iscoroutinefunction)", flush=True)
+            log = Path(workdir) / ".logs" / f"site-{number}.log"
             try:
-                _, outcomes = run_runtests(python, tree, new, parallel=1, import_from_tree=True)
+                _, outcomes = run_runtests(python, tree, new, parallel=1, import_from_tree=True,
+                                           log_path=log, name=f"site {number}")
             finally:
                 file.write_text(original)
             red = [test_id for test_id in new if outcomes.get(test_id) in FAILING_OUTCOMES]

@@ -1,6 +1,7 @@
 """Virtualenvs and installs, running Django's tests/runtests.py, recording each
 test's outcome, and the pristine-vs-patched (red/green) comparison."""
 
+import concurrent.futures
 import dataclasses
 import json
 import os
@@ -8,6 +9,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, python_version_of
@@ -90,11 +93,81 @@ def stream_command(command, cwd, env):
     return process.wait(), b"".join(chunks).decode(errors="replace")
 
 
-def run_runtests(python, tree, labels, parallel=None, import_from_tree=False):
+class ProgressBoard:
+    """One status line for the test runs under way: tests done of found, failures
+    so far, time. Rewritten in place on a terminal; a plain line every
+    `quiet_every` seconds otherwise (CI logs)."""
+
+    def __init__(self, stream=None, quiet_every=30):
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.quiet_every = quiet_every
+        self.runs = {}  # name -> progress file
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.last_plain = self.started
+
+    def add(self, name, progress_file):
+        with self.lock:
+            self.runs[name] = Path(progress_file)
+
+    def remove(self, name):
+        with self.lock:
+            self.runs.pop(name, None)
+            if self.tty and not self.runs:
+                self.stream.write("\r\033[K")
+                self.stream.flush()
+
+    def line(self):
+        parts = []
+        for name, path in self.runs.items():
+            text = path.read_text() if path.exists() else ""
+            found, _, done = text.partition("\n")
+            failed = sum(done.count(code) for code in "fe")
+            parts.append(f"{name} {len(done)}/{found or '?'} tests, {failed} failed")
+        elapsed = int(time.monotonic() - self.started)
+        return f"  {' | '.join(parts)} | {elapsed // 60}m{elapsed % 60:02d}s"
+
+    def tick(self):
+        with self.lock:
+            if not self.runs:
+                return
+            now = time.monotonic()
+            if self.tty:
+                self.stream.write("\r\033[K" + self.line())
+            elif now - self.last_plain >= self.quiet_every:
+                self.last_plain = now
+                self.stream.write(self.line() + "\n")
+            else:
+                return
+            self.stream.flush()
+
+
+def logged_command(command, cwd, env, log_path, board, name):
+    """Run command with its output in log_path, showing progress on board; return
+    (status, output)."""
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    board.add(name, env["PATCHSET_PROGRESS"])
+    try:
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+            while process.poll() is None:
+                board.tick()
+                time.sleep(0.5)
+    finally:
+        board.remove(name)
+    return process.returncode, log_path.read_text(errors="replace")
+
+
+def run_runtests(python, tree, labels, parallel=None, import_from_tree=False,
+                 log_path=None, board=None, name="tests"):
     """Run tests/runtests.py in tree; return (exit status, {test id: outcome}).
 
     import_from_tree puts the tree first on PYTHONPATH so django is imported from it
-    rather than from the installed (patched) fork.
+    rather than from the installed (patched) fork. With log_path, runtests.py's
+    output goes to that file and board shows progress; else it is streamed.
     """
     tree = Path(tree)
     env = dict(os.environ)
@@ -103,25 +176,41 @@ def run_runtests(python, tree, labels, parallel=None, import_from_tree=False):
     with tempfile.TemporaryDirectory() as scratch:
         results_path = Path(scratch) / "results.json"
         env["PATCHSET_RESULTS"] = str(results_path)
+        env["PATCHSET_PROGRESS"] = str(Path(scratch) / "progress")
         command = [str(python), "runtests.py", "--settings", "patchset_test_settings"]
         if parallel is not None:
             command += ["--parallel", str(parallel)]
         command += list(labels)
-        print(f"$ cd {tree / 'tests'} && {' '.join(command)}", flush=True)
-        status, output = stream_command(command, tree / "tests", env)
+        where = f"its log {log_path}" if log_path else "its output above"
+        if log_path:
+            status, output = logged_command(command, tree / "tests", env, log_path,
+                                            board or ProgressBoard(), name)
+        else:
+            print(f"$ cd {tree / 'tests'} && {' '.join(command)}", flush=True)
+            status, output = stream_command(command, tree / "tests", env)
         expected = f"Testing against Django installed in '{tree / 'django'}'"
         if expected not in output:
             raise OperationError(
                 f"runtests.py in {tree} did not test {tree / 'django'} "
                 "(its 'Testing against Django installed in' line differs or is missing)",
-                "check PYTHONPATH and what is installed in the interpreter",
+                f"check PYTHONPATH and what is installed in the interpreter; read {where}",
             )
         if not results_path.exists():
             raise OperationError(
                 f"runtests.py in {tree} recorded no results (exit status {status})",
-                "read its output above",
+                f"read {where}",
             )
         return status, json.loads(results_path.read_text())
+
+
+def run_both(jobs):
+    """Run {name: callable} at the same time when the machine has 2 or more cores,
+    one after the other otherwise; return {name: result}."""
+    if (os.cpu_count() or 1) < 2 or len(jobs) < 2:
+        return {name: job() for name, job in jobs.items()}
+    with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+        futures = {name: pool.submit(job) for name, job in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 @dataclasses.dataclass

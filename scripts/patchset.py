@@ -60,13 +60,17 @@ def cmd_materialize(args, manifest):
     return 0
 
 
-def run_series_tests(release, python, fork, labels, compare, parallel, pinned=()):
+def run_series_tests(release, python, fork, labels, compare, parallel, pinned=(),
+                     verbose=False):
     """Install the fork into python's environment, run the labels on the patched
-    tree and, when comparing, on the reverted one; return the exit status."""
+    tree and, when comparing, on the reverted one (both at once on 2+ cores); return
+    the exit status. runtests.py's output goes to log files unless verbose."""
     from djangotests import (
+        ProgressBoard,
         compare_outcomes,
         format_comparison,
         install_fork,
+        run_both,
         run_runtests,
         summarize_outcomes,
     )
@@ -78,21 +82,30 @@ def run_series_tests(release, python, fork, labels, compare, parallel, pinned=()
         # under load it was seen to drop or shift some (Found 2294, Ran 2256): a
         # per-test comparison needs every outcome on the test it belongs to.
         parallel = 1
-    print(f"Running {len(labels)} label(s) on the patched tree...", flush=True)
-    status, patched = run_runtests(python, fork, labels, parallel)
-    print(f"Patched tree: {summarize_outcomes(patched)} (runtests.py exit {status})", flush=True)
+    trees = {"patched": (fork, False)}
+    if compare:
+        print("Building the reverted tree (django/ as released, patched tests/)...", flush=True)
+        # import_from_tree: the reverted run imports django/ from its own tree.
+        trees["reverted"] = (build_reverted_tree(fork, release), True)
+    logs = {name: None if verbose else Path(fork).parent / ".logs" / f"{release.series}-{name}.log"
+            for name in trees}
+    board = ProgressBoard()
+    print(f"Running {len(labels)} label(s) on the {' and '.join(trees)} "
+          f"tree{'s' if compare else ''}...", flush=True)
+    jobs = {name: (lambda name=name, tree=tree, own=own: run_runtests(
+                python, tree, labels, parallel, import_from_tree=own,
+                log_path=logs[name], board=board, name=name))
+            for name, (tree, own) in trees.items()}
+    results = run_both(jobs) if not verbose else {name: job() for name, job in jobs.items()}
+    for name, (status, outcomes) in results.items():
+        print(f"{name.capitalize()} tree: {summarize_outcomes(outcomes)} "
+              f"(runtests.py exit {status})", flush=True)
+        if logs[name]:
+            print(f"  full output: {logs[name]}")
+    status, patched = results["patched"]
     if not compare:
         return 0 if status == 0 else 1
-    print("Building the reverted tree (django/ as released, patched tests/)...", flush=True)
-    reverted_tree = build_reverted_tree(fork, release)
-    print(f"Running {len(labels)} label(s) on the reverted tree...", flush=True)
-    # Also because on old Django/Python a failing subtest whose error cannot be
-    # pickled aborts the parallel runner, and the new tests are meant to fail here.
-    reverted_status, reverted = run_runtests(
-        python, reverted_tree, labels, parallel, import_from_tree=True
-    )
-    print(f"Reverted tree: {summarize_outcomes(reverted)} "
-          f"(runtests.py exit {reverted_status})", flush=True)
+    _, reverted = results["reverted"]
     comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted, labels,
                                   pinned)
     title = (f"series {release.series} ({release.base_name}) "
@@ -108,7 +121,8 @@ def cmd_test(args, manifest):
     fork = materialize_fork(Path(args.workdir) / "django_fork", release)
     labels = labels_for(manifest, args.labels)
     return run_series_tests(release, args.python, fork, labels,
-                            args.compare_pristine, args.parallel, manifest.pinned_tests)
+                            args.compare_pristine, args.parallel, manifest.pinned_tests,
+                            args.verbose)
 
 
 def cmd_setup(args, manifest):
@@ -128,7 +142,7 @@ def cmd_setup(args, manifest):
     python = create_venv(base_python, venv_dir_for(manifest, release)).absolute()
     labels = labels_for(manifest, None)
     status = run_series_tests(release, str(python), fork, labels, True, None,
-                              manifest.pinned_tests)
+                              manifest.pinned_tests, args.verbose)
     print()
     if status == 0:
         print(f"Verdict: the {release.series} series ({release.base_name}) passes "
@@ -257,6 +271,8 @@ def build_parser():
     setup = sub.add_parser("setup", help="fork + virtualenv + red/green run of the default series")
     setup.add_argument("--series")
     setup.add_argument("--python", metavar="X.Y", help="Python version for the virtualenv")
+    setup.add_argument("-v", "--verbose", action="store_true",
+                       help="stream runtests.py's output instead of writing it to log files")
     setup.set_defaults(handler=cmd_setup)
 
     test = sub.add_parser("test", help="materialize in WORKDIR and run Django's tests (tox envs call this)")
@@ -269,6 +285,8 @@ def build_parser():
     test.add_argument("--labels", nargs="+", metavar="LABEL",
                       help="runtests.py labels (default: the manifest's)")
     test.add_argument("--parallel", type=int, metavar="N")
+    test.add_argument("-v", "--verbose", action="store_true",
+                      help="stream runtests.py's output instead of writing it to log files")
     test.set_defaults(handler=cmd_test)
 
     apply = sub.add_parser("apply", help="apply the series to your own Django git checkout")

@@ -2,7 +2,9 @@
 
 Outcomes come from the result object's callbacks, not from unittest's text, and
 with --parallel the workers' events are replayed on this result in the parent.
-The file is written to the path in $PATCHSET_RESULTS.
+The file is written to the path in $PATCHSET_RESULTS. With $PATCHSET_PROGRESS set,
+the number of tests found goes to that file's first line, then one character per
+finished test (its outcome's first letter), so a parent can show progress.
 """
 
 import json
@@ -16,6 +18,13 @@ class RecordingTextTestResult(unittest.TextTestResult):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.outcomes = {}
+
+    def stopTest(self, test):
+        super().stopTest(test)
+        path = os.environ.get("PATCHSET_PROGRESS")
+        if path:
+            with open(path, "a") as stream:
+                stream.write(self.outcomes.get(test.id(), "pass")[0])
 
     def record(self, test, outcome):
         self.outcomes[test.id()] = outcome
@@ -58,6 +67,10 @@ class RecordingDiscoverRunner(DiscoverRunner):
         return super().get_resultclass() or RecordingTextTestResult
 
     def run_suite(self, suite, **kwargs):
+        progress = os.environ.get("PATCHSET_PROGRESS")
+        if progress:
+            with open(progress, "w") as stream:
+                stream.write(f"{suite.countTestCases()}\n")
         result = super().run_suite(suite, **kwargs)
         path = os.environ.get("PATCHSET_RESULTS")
         if path:
