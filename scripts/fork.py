@@ -408,8 +408,14 @@ def new_test_ids(fork, release, base=None, head="HEAD", regression=True):
 
 def django_version_of(checkout):
     """The (major, minor) of VERSION in django/__init__.py, read without importing."""
-    source = (Path(checkout) / "django" / "__init__.py").read_text()
-    for node in ast.parse(source).body:
+    init = Path(checkout) / "django" / "__init__.py"
+    try:
+        body = ast.parse(init.read_text()).body
+    except SyntaxError as error:
+        raise OperationError(f"{init} is not valid Python (line {error.lineno}): its "
+                             "VERSION cannot be read",
+                             "fix the file, or pass --series explicitly") from None
+    for node in body:
         if (
             isinstance(node, ast.Assign)
             and any(isinstance(t, ast.Name) and t.id == "VERSION" for t in node.targets)
@@ -564,7 +570,10 @@ def apply_to_user_fork(checkout, manifest, series=None):
     if not patch_files:
         print(f"Series {release.series} has no patches: nothing to apply.")
         return 0
-    detected = django_version_of(checkout)
+    try:
+        detected = django_version_of(checkout)
+    except OperationError:
+        detected = None  # --series was given: the version is only for a warning
     detected = detected and f"{detected[0]}.{detected[1]}"
     if series and detected and detected not in (release.series, release.stand_in):
         print(f"Warning: your checkout is Django {detected}; applying series "

@@ -131,6 +131,10 @@ def cmd_setup(args, manifest):
     from releases import find_python
 
     release = manifest.release(args.series)
+    if args.python and args.python not in release.pythons:
+        raise UsageError(f"series {release.series} is tested on Python "
+                         f"{', '.join(release.pythons)}, not {args.python}",
+                         f"pass one of them with --python, e.g. --python {release.pythons[0]}")
     if args.python:
         base_python = find_python(args.python)
         if base_python is None:
@@ -171,7 +175,7 @@ def cmd_compare(args, manifest):
     from fork import compare_series
 
     return compare_series(manifest.release(args.a), manifest.release(args.b),
-                          Path(args.fork) if args.fork else None)
+                          Path(args.fork).absolute() if args.fork else None)
 
 
 def cmd_commits(args, manifest):

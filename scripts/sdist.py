@@ -67,7 +67,15 @@ def fetch_sdist(release):
     """Return the path of the verified sdist in the cache, downloading it if needed."""
     cached = cached_sdist_path(release)
     if not cached.exists():
-        sdist_cache_dir().mkdir(parents=True, exist_ok=True)
+        try:
+            sdist_cache_dir().mkdir(parents=True, exist_ok=True)
+            probe = sdist_cache_dir() / ".writable"
+            probe.touch()
+            probe.unlink()
+        except OSError as error:
+            raise OperationError(
+                f"the sdist cache {sdist_cache_dir()} cannot be written ({error.strerror})",
+                "point PATCHSET_CACHE at a writable folder, or unset it") from None
         with tempfile.TemporaryDirectory(dir=sdist_cache_dir()) as scratch:
             downloaded = download_sdist(release, scratch)
             verify_sdist(downloaded, release)

@@ -186,3 +186,17 @@ def test_a_reverted_series_is_applied_again(project, series_patch, user_fork, ca
 
     assert capsys.readouterr().out.endswith(f"Series 6.1 applied in {user_fork}.\n")
     assert "__call__" in (user_fork / "django" / "core.py").read_text()
+
+
+def test_a_broken_version_file_is_an_error_not_a_traceback(project, series_patch, user_fork,
+                                                           capsys):
+    (user_fork / "django" / "__init__.py").write_text("VERSION = (6, 1\n")
+    git(["commit", "-q", "-am", "Broken."], user_fork)
+
+    status, err = refused(["apply", str(user_fork)], user_fork, capsys)
+
+    assert status == 1
+    assert err == (
+        f"error: {user_fork}/django/__init__.py is not valid Python (line 1): its VERSION "
+        "cannot be read\nnext step: fix the file, or pass --series explicitly\n"
+    )

@@ -29,3 +29,22 @@ def test_test_requires_a_series(capsys):
 def test_every_subcommand_has_help(command, capsys):
     assert main([command, "--help"]) == 0
     assert capsys.readouterr().out.startswith(f"usage: patchset.py {command}")
+
+
+def test_setup_refuses_a_python_the_series_is_not_tested_on(project, tmp_path, capsys):
+    assert main(["setup", "--python", "3.9"]) == 2
+    assert capsys.readouterr().err == (
+        "error: series 6.1 is tested on Python 3.12, not 3.9\n"
+        "next step: pass one of them with --python, e.g. --python 3.12\n"
+    )
+    assert not (project / "django_fork").exists()
+
+
+def test_an_unwritable_cache_is_an_error(project, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder\n")
+    monkeypatch.setenv("PATCHSET_CACHE", str(blocker))
+    assert main(["fetch"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the sdist cache {blocker}/sdists cannot be written (")
+    assert err.endswith("next step: point PATCHSET_CACHE at a writable folder, or unset it\n")
