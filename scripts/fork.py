@@ -203,8 +203,8 @@ def is_generated_fork(path):
     return fork_config(path, "series") is not None
 
 
-# What pip and Django's tests leave in a tree: not the user's work.
-GENERATED_FILES = re.compile(r"^\?\? .*(__pycache__/|\.py[co]$|\.egg-info/)")
+# What pip, Django's tests and its docs build leave in a tree: not the user's work.
+GENERATED_FILES = re.compile(r"^\?\? (.*(__pycache__/|\.py[co]$|\.egg-info/)|docs/_build/)")
 
 
 def unexported_work(fork):
