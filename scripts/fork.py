@@ -134,12 +134,20 @@ def stand_in_files(release, read):
     index = index.replace(heading, section + heading, 1)
     stub = STAND_IN_STUB.read_text().replace("{version}", release.stand_in).replace(
         "{previous}", previous)
-    return {
+    files = {
         "django/__init__.py": init,
         "docs/conf.py": conf,
         "docs/releases/index.txt": index,
         f"docs/releases/{release.stand_in}.txt": stub,
     }
+    unchanged = [path for path, text in files.items()
+                 if path != f"docs/releases/{release.stand_in}.txt" and text == read(path)]
+    if unchanged:
+        raise OperationError(
+            f"the stand-in for main could not edit {', '.join(unchanged)} of Django "
+            f"{release.version}: the release does not look as fork.py expects",
+            "update stand_in_files() in scripts/fork.py for this release")
+    return files
 
 
 def commit_stand_in(repo, release, parent):

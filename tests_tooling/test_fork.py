@@ -193,3 +193,38 @@ def test_regression_app_is_linked_and_excluded(project, tmp_path):
     link = dest / "tests" / "async_callable_regression"
     assert link.is_symlink() and link.resolve() == (project / "tests_regression").resolve()
     assert git(["status", "--porcelain", "--untracked-files=all"], dest) == ""
+
+
+def test_the_main_stand_in_starts_the_next_feature_cycle():
+    import fork
+
+    class Main:
+        version, stand_in = "6.1.3", "6.2"
+
+    release_files = {
+        "django/__init__.py": 'VERSION = (6, 1, 3, "final", 0)\n',
+        "docs/conf.py": 'version = "6.1"\ndjango_next_version = "6.2"\n',
+        "docs/releases/index.txt": "6.1 release\n-----------\n",
+    }
+    files = fork.stand_in_files(Main, release_files.__getitem__)
+
+    assert files["django/__init__.py"] == 'VERSION = (6, 2, 0, "alpha", 0)\n'
+    assert files["docs/conf.py"] == 'version = "6.2"\ndjango_next_version = "6.2"\n'
+    assert files["docs/releases/index.txt"].startswith(
+        "6.2 release\n-----------\n.. toctree::\n   :maxdepth: 1\n\n   6.2\n\n6.1 release\n")
+    stub = files["docs/releases/6.2.txt"]
+    assert stub.startswith("============================================\n"
+                           "Django 6.2 release notes - UNDER DEVELOPMENT\n")
+    assert "Backwards incompatible changes in 6.2\n=====================================\n" in stub
+
+
+def test_the_stand_in_refuses_a_release_it_cannot_edit():
+    import fork
+
+    class Main:
+        version, stand_in = "6.1.3", "6.2"
+
+    files = {"django/__init__.py": "VERSION = get()\n", "docs/conf.py": "",
+             "docs/releases/index.txt": ""}
+    with pytest.raises(fork.OperationError, match="could not edit django/__init__.py"):
+        fork.stand_in_files(Main, files.__getitem__)
