@@ -18,7 +18,7 @@ from fork import build_reverted_tree, materialize_fork
 from redgreen import fork_dir, interpreter_for, selected_pythons
 from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, UsageError, python_version_of
 
-WORKER = SCRIPTS_DIR / "bench_worker" / "run_bench.py"
+WORKER = SCRIPTS_DIR / "payloads" / "bench_worker" / "run_bench.py"
 DEFAULT_WORKDIR = PROJECT_DIR / ".bench"
 DEFAULT_MARKDOWN = PROJECT_DIR / "BENCHMARKS.md"
 SCENARIOS = ("wsgi_sync_view", "asgi_async_view", "asgi_async_middleware")

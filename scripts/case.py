@@ -24,7 +24,7 @@ from releases import (
 )
 
 TEMPLATE = SCRIPTS_DIR / "case_template.md"
-DEMO = SCRIPTS_DIR / "case_worker" / "callable_view_demo.py"
+DEMO = SCRIPTS_DIR / "payloads" / "case_worker" / "callable_view_demo.py"
 DEMO_REQUIREMENTS = PROJECT_DIR / "requirements" / "case-demo.txt"
 HELPER = "is_coroutine_callable"
 CHECKLIST_FILE = "docs/internals/contributing/writing-code/submitting-patches.txt"

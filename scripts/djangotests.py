@@ -15,7 +15,7 @@ from pathlib import Path
 
 from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, python_version_of
 
-RUNNER_DIR = SCRIPTS_DIR / "runner"
+RUNNER_DIR = SCRIPTS_DIR / "payloads" / "runner"
 DJANGO_TEST_REQUIREMENTS = PROJECT_DIR / "requirements" / "django-tests.txt"
 FAILING_OUTCOMES = {"fail", "error"}
 

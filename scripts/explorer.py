@@ -15,7 +15,7 @@ from fork import build_reverted_tree, materialize_fork, series_patch_files
 from redgreen import fork_dir, interpreter_for
 from releases import SCRIPTS_DIR, OperationError, UsageError
 
-WORKER_DIR = SCRIPTS_DIR / "explorer_worker"
+WORKER_DIR = SCRIPTS_DIR / "payloads" / "explorer_worker"
 HANDLERS = ("wsgi", "asgi")
 SEED = 34328
 CI_CHAINS = 2000
@@ -322,7 +322,7 @@ def explore_series(release, python, workdir, chains):
     flags = reports["patched"]["flags"]
     if flags != reports["pristine"]["flags"] or set(flags) != set(KINDS):
         raise OperationError("the two chain runs disagree on the catalogue's flags",
-                             "check scripts/explorer_worker/chain_catalogue.py")
+                             "check scripts/payloads/explorer_worker/chain_catalogue.py")
     tallies, offenders = compare_reports(
         cases, reports["pristine"]["results"], reports["patched"]["results"], flags
     )

@@ -23,7 +23,7 @@ from fork import build_reverted_tree, materialize_fork
 from redgreen import fork_dir, interpreter_for
 from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, UsageError
 
-SITE_DIR = SCRIPTS_DIR / "servecheck_site"
+SITE_DIR = SCRIPTS_DIR / "payloads" / "servecheck_site"
 SERVER_REQUIREMENTS = PROJECT_DIR / "requirements" / "servers.txt"
 HEADER, HEADER_VALUE = "X-Async-Call", "called"
 REQUESTS = 2000
