@@ -57,8 +57,14 @@ def isolated_git(tmp_path, monkeypatch):
     global_config.write_text("")
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(global_config))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
-                 "GIT_COMMITTER_EMAIL", "GIT_DIR", "GIT_WORK_TREE"):
+    for name in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -74,13 +80,13 @@ def project(tmp_path, monkeypatch):
     series = {}
     for name, version in (("6.1", "6.1.3"), ("6.0", "6.0.10")):
         files = dict(FAKE_FILES)
-        files["django/__init__.py"] = f"VERSION = ({version.replace('.', ', ')}, \"final\", 0)\n"
+        files["django/__init__.py"] = f'VERSION = ({version.replace(".", ", ")}, "final", 0)\n'
         sha = make_sdist(sdists / f"django-{version}.tar.gz", version, files)
         series[name] = {"version": version, "sha256": sha, "pythons": ["3.12"]}
     manifest = tmp_path / "releases.json"
-    manifest.write_text(json.dumps(
-        {"default_series": "6.1", "series": series, "labels": ["basic"]}
-    ))
+    manifest.write_text(
+        json.dumps({"default_series": "6.1", "series": series, "labels": ["basic"]})
+    )
     monkeypatch.setenv("PATCHSET_MANIFEST", str(manifest))
     monkeypatch.setenv("PATCHSET_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PATCHSET_PROJECT", str(project_dir))
@@ -90,15 +96,28 @@ def project(tmp_path, monkeypatch):
 def commit_all(repo, message, date="2001-02-03T04:05:06+0000"):
     env = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
     git(["add", "-A"], repo)
-    git(["-c", "user.name=Patch Author", "-c", "user.email=author@example.com",
-         "-c", "commit.gpgsign=false", "commit", "-q", "-m", message], repo,
-        env={**os.environ, **env})
+    git(
+        [
+            "-c",
+            "user.name=Patch Author",
+            "-c",
+            "user.email=author@example.com",
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "-m",
+            message,
+        ],
+        repo,
+        env={**os.environ, **env},
+    )
 
 
 @pytest.fixture
 def series_patch(project, tmp_path):
     """patches/6.1/0001-*.patch written by export from a materialized fork."""
-    from patchset import main
+    from patchkit.cli import main
 
     fork = tmp_path / "author_fork"
     assert main(["materialize", "--dest", str(fork)]) == 0

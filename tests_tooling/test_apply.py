@@ -3,17 +3,20 @@ import subprocess
 import pytest
 
 from conftest import FAKE_FILES, git, repo_state
-from patchset import main
+from patchkit.cli import main
 
 
-def test_apply_uses_the_users_identity_and_keeps_the_prefix(project, series_patch, user_fork, capsys):
+def test_apply_uses_the_users_identity_and_keeps_the_prefix(
+    project, series_patch, user_fork, capsys
+):
     assert main(["apply", str(user_fork)]) == 0
 
     assert git(["log", "-1", "--format=%s|%an|%cn"], user_fork) == (
         "[6.1.x] Fixed #1 -- Made is_async() look at __call__.|Patch Author|Fork User\n"
     )
     assert git(["log", "--format=%s", "-3"], user_fork).splitlines()[1:] == [
-        "Our own commit.", "Initial."
+        "Our own commit.",
+        "Initial.",
     ]
     out = capsys.readouterr().out
     assert out.endswith(f"Series 6.1 applied in {user_fork}.\n")
@@ -26,7 +29,10 @@ def test_reapplying_is_a_no_op_that_says_so(project, series_patch, user_fork, ca
 
     assert main(["apply", str(user_fork)]) == 0
 
-    assert capsys.readouterr().out == f"Series 6.1 is already applied in {user_fork}: nothing to do.\n"
+    assert (
+        capsys.readouterr().out
+        == f"Series 6.1 is already applied in {user_fork}: nothing to do.\n"
+    )
     assert repo_state(user_fork) == before
 
 
@@ -118,10 +124,14 @@ def test_refuses_while_a_rebase_is_in_progress(project, series_patch, user_fork,
     )
 
 
-def test_conflict_stops_in_am_and_abort_restores_the_fork(project, series_patch, user_fork, capsys):
+def test_conflict_stops_in_am_and_abort_restores_the_fork(
+    project, series_patch, user_fork, capsys
+):
     make_conflict(user_fork)
     before = repo_state(user_fork)
-    files_before = {p: p.read_bytes() for p in user_fork.rglob("*") if p.is_file() and ".git" not in p.parts}
+    files_before = {
+        p: p.read_bytes() for p in user_fork.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
 
     assert main(["apply", str(user_fork)]) == 1
 
@@ -139,7 +149,9 @@ def test_conflict_stops_in_am_and_abort_restores_the_fork(project, series_patch,
     git(["am", "--abort"], user_fork)
 
     assert repo_state(user_fork) == before
-    files_after = {p: p.read_bytes() for p in user_fork.rglob("*") if p.is_file() and ".git" not in p.parts}
+    files_after = {
+        p: p.read_bytes() for p in user_fork.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
     assert files_after == files_before
 
 
@@ -150,8 +162,9 @@ def test_explicit_series_overrides_the_detected_version(project, series_patch, u
     assert main(["apply", str(user_fork), "--series", "6.1"]) == 0
 
 
-def test_applies_to_another_point_release_with_a_3_way_merge(project, series_patch, tmp_path,
-                                                             capsys):
+def test_applies_to_another_point_release_with_a_3_way_merge(
+    project, series_patch, tmp_path, capsys
+):
     """The fork's files are not the blobs the patch names (another point release):
     the blobs are fetched for `am -3`, and the private ref is gone afterwards."""
     repo = tmp_path / "older_fork"
@@ -160,7 +173,9 @@ def test_applies_to_another_point_release_with_a_3_way_merge(project, series_pat
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     tests = repo / "tests" / "basic" / "tests.py"
-    tests.write_text(tests.read_text().replace("unittest.TestCase):", "unittest.TestCase):  # 6.1.0"))
+    tests.write_text(
+        tests.read_text().replace("unittest.TestCase):", "unittest.TestCase):  # 6.1.0")
+    )
     (repo / "django" / "__init__.py").write_text('VERSION = (6, 1, 0, "final", 0)\n')
     git(["init", "-q", "-b", "main"], repo)
     git(["config", "user.name", "Fork User"], repo)
@@ -188,8 +203,9 @@ def test_a_reverted_series_is_applied_again(project, series_patch, user_fork, ca
     assert "__call__" in (user_fork / "django" / "core.py").read_text()
 
 
-def test_a_broken_version_file_is_an_error_not_a_traceback(project, series_patch, user_fork,
-                                                           capsys):
+def test_a_broken_version_file_is_an_error_not_a_traceback(
+    project, series_patch, user_fork, capsys
+):
     (user_fork / "django" / "__init__.py").write_text("VERSION = (6, 1\n")
     git(["commit", "-q", "-am", "Broken."], user_fork)
 

@@ -1,7 +1,7 @@
 import pytest
 
-import bench
-from bench import (
+import patchkit.benchmarks.bench as bench
+from patchkit.benchmarks.bench import (
     SeriesResult,
     format_table,
     instructions_per_request,
@@ -11,8 +11,8 @@ from bench import (
     plan_pythons,
     ratio,
 )
-from patchset import main
-from releases import Release
+from patchkit.cli import main
+from patchkit.core.manifest import Release
 
 
 def test_median_of_odd_and_even_counts():
@@ -31,11 +31,7 @@ def test_ratio_is_patched_over_pristine():
 
 
 def test_format_table_pads_columns():
-    assert format_table(("a", "bb"), [("xyz", 1)]) == (
-        "| a   | bb |\n"
-        "|-----|----|\n"
-        "| xyz | 1  |"
-    )
+    assert format_table(("a", "bb"), [("xyz", 1)]) == ("| a   | bb |\n|-----|----|\n| xyz | 1  |")
 
 
 def timing(ns):
@@ -48,24 +44,40 @@ def instructions(count):
 
 def hops(n, helper_calls=0):
     calls = {"get_response (base.py)": 3.0, "is_coroutine_callable (inspect.py)": helper_calls}
-    return {s: {"sync_to_async": n, "async_to_sync": 0,
-                "python_calls": {k: v for k, v in calls.items() if v}}
-            for s in bench.SCENARIOS}
+    return {
+        s: {
+            "sync_to_async": n,
+            "async_to_sync": 0,
+            "python_calls": {k: v for k, v in calls.items() if v},
+        }
+        for s in bench.SCENARIOS
+    }
 
 
-def result(pristine_instructions, patched_instructions, patched_hops=13,
-           detection_ratio=1.0):
-    detection = {"3.12": {case: {"helper_ns": 100 * detection_ratio, "baseline_ns": 100,
-                                 "call_only_ns": 105,
-                                 "helper_result": False, "baseline_result": False}
-                          for case in ("sync function", "bound method", "partial")}}
+def result(pristine_instructions, patched_instructions, patched_hops=13, detection_ratio=1.0):
+    detection = {
+        "3.12": {
+            case: {
+                "helper_ns": 100 * detection_ratio,
+                "baseline_ns": 100,
+                "call_only_ns": 105,
+                "helper_result": False,
+                "baseline_result": False,
+            }
+            for case in ("sync function", "bound method", "partial")
+        }
+    }
     return SeriesResult(
-        "6.1", "6.1.3", "3.12.1", "3.13.0",
-        timing={"pristine": [timing(100), timing(100)],
-                "patched": [timing(110), timing(100)]},
-        callgrind={"pristine": [instructions(pristine_instructions)] * 2,
-                   "null": [instructions(pristine_instructions + 20)] * 2,
-                   "patched": [instructions(patched_instructions)] * 2},
+        "6.1",
+        "6.1.3",
+        "3.12.1",
+        "3.13.0",
+        timing={"pristine": [timing(100), timing(100)], "patched": [timing(110), timing(100)]},
+        callgrind={
+            "pristine": [instructions(pristine_instructions)] * 2,
+            "null": [instructions(pristine_instructions + 20)] * 2,
+            "patched": [instructions(patched_instructions)] * 2,
+        },
         hops={"pristine": hops(13), "patched": hops(patched_hops, helper_calls=1)},
         detection=detection,
     )
@@ -73,9 +85,21 @@ def result(pristine_instructions, patched_instructions, patched_hops=13,
 
 def test_per_request_row_shows_medians_ratios_and_verdict():
     row = per_request_rows(result(100000, 100100))[0]
-    assert row == ["6.1", "3.12.1", "WSGI, sync function view", "0.1", "0.1",
-                   "1.050 (1.000-1.100)", "100,000", "100,100", "1.00100", "±0.000%",
-                   "1.00020", "1.00050", "met"]
+    assert row == [
+        "6.1",
+        "3.12.1",
+        "WSGI, sync function view",
+        "0.1",
+        "0.1",
+        "1.050 (1.000-1.100)",
+        "100,000",
+        "100,100",
+        "1.00100",
+        "±0.000%",
+        "1.00020",
+        "1.00050",
+        "met",
+    ]
 
 
 def test_instructions_are_the_median_of_the_layouts_with_their_spread():
@@ -85,14 +109,21 @@ def test_instructions_are_the_median_of_the_layouts_with_their_spread():
     # The control's own layouts are wider still: the spread is the two trees'.
     counts.callgrind["null"] = [instructions(n) for n in (97000, 100300, 103000)]
     row = per_request_rows(counts)[0]
-    assert row[6:] == ["100,000", "100,050", "1.00050", "±1.000%", "1.00300", "1.00050",
-                       "met"]
+    assert row[6:] == ["100,000", "100,050", "1.00050", "±1.000%", "1.00300", "1.00050", "met"]
 
 
 def test_python_calls_table_lists_the_functions_that_differ():
     row = bench.python_call_rows(result(1, 1))[0]
-    assert row == ["6.1", "3.12.1", "WSGI, sync function view", "3", "4", "+1",
-                   "+1 is_coroutine_callable (inspect.py)", "met"]
+    assert row == [
+        "6.1",
+        "3.12.1",
+        "WSGI, sync function view",
+        "3",
+        "4",
+        "+1",
+        "+1 is_coroutine_callable (inspect.py)",
+        "met",
+    ]
     same = result(1, 1)
     same.hops["patched"] = same.hops["pristine"]
     assert bench.python_call_rows(same)[0][-3:] == ["+0", "none", "MISSED"]
@@ -100,8 +131,7 @@ def test_python_calls_table_lists_the_functions_that_differ():
 
 def test_detection_rows_show_the_call_only_floor():
     row = bench.detection_rows(result(1, 1, detection_ratio=1.2))[0]
-    assert row[2:] == ["sync function", "100", "120", "1.200", "1.050",
-                       "False / False", "MISSED"]
+    assert row[2:] == ["sync function", "100", "120", "1.200", "1.050", "False / False", "MISSED"]
 
 
 def test_missed_targets_are_listed():
@@ -110,13 +140,17 @@ def test_missed_targets_are_listed():
         for run in runs:
             run["call_only"] = run["call_bare"] + 200
     missed = missed_targets([costly_call])
-    assert ("6.1 WSGI, sync function view: one Python call's ratio 1.00200 > 1.0011 "
-            "(instructions ratio 1.00200, layouts' spread ±0.000%, null change's ratio "
-            "1.00020)") in missed
-    assert ("6.1 Python 3.12 sync function: detection ratio 1.200 > call-only ratio "
-            "1.050 + 0.05") in missed
-    assert ("6.1 Python 3.12 bound method: detection ratio 1.200 > call-only ratio "
-            "1.050 + 0.05") in missed
+    assert (
+        "6.1 WSGI, sync function view: one Python call's ratio 1.00200 > 1.0011 "
+        "(instructions ratio 1.00200, layouts' spread ±0.000%, null change's ratio "
+        "1.00020)"
+    ) in missed
+    assert (
+        "6.1 Python 3.12 sync function: detection ratio 1.200 > call-only ratio 1.050 + 0.05"
+    ) in missed
+    assert (
+        "6.1 Python 3.12 bound method: detection ratio 1.200 > call-only ratio 1.050 + 0.05"
+    ) in missed
     assert not any("partial" in line for line in missed)
     assert "6.1 WSGI, sync function view: thread hops differ" in missed
 
@@ -129,9 +163,9 @@ def test_instructions_per_request_reads_one_dump_per_scenario(tmp_path):
     out = tmp_path / "callgrind.out"
     for number, count in enumerate((1000, 2000), start=1):
         (tmp_path / f"callgrind.out.{number}").write_text(
-            f"events: Ir\nsummary: {count}\ntotals: {count}\n")
-    assert instructions_per_request(out, ["a", "b"], {"a": 10, "b": 20}) == {
-        "a": 100, "b": 100}
+            f"events: Ir\nsummary: {count}\ntotals: {count}\n"
+        )
+    assert instructions_per_request(out, ["a", "b"], {"a": 10, "b": 20}) == {"a": 100, "b": 100}
 
 
 def test_a_missing_dump_is_an_operation_error(tmp_path):
@@ -183,9 +217,13 @@ def test_bench_jobs_below_one_is_a_usage_error(project, capsys):
 
 
 def test_markdown_report_has_method_tables_and_targets():
-    text = bench.markdown_report([result(100000, 100200, detection_ratio=1.2)], bench.FULL,
-                                 "valgrind-3.19.0", "python3 scripts/patchset.py bench",
-                                 (0.25, 1.5))
+    text = bench.markdown_report(
+        [result(100000, 100200, detection_ratio=1.2)],
+        bench.FULL,
+        "valgrind-3.19.0",
+        "python3 scripts/patchset.py bench",
+        (0.25, 1.5),
+    )
     assert text.startswith("# Benchmarks: patched vs pristine Django\n")
     assert "Generated by `python3 scripts/patchset.py bench`" in text
     assert "- valgrind: valgrind-3.19.0" in text

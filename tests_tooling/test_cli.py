@@ -1,6 +1,6 @@
 import pytest
 
-from patchset import main
+from patchkit.cli import main
 
 
 def test_no_subcommand_is_a_usage_error(capsys):
@@ -25,7 +25,9 @@ def test_test_requires_a_series(capsys):
     assert "the following arguments are required: --series" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["fetch", "materialize", "setup", "test", "apply", "export", "compare"])
+@pytest.mark.parametrize(
+    "command", ["fetch", "materialize", "setup", "test", "apply", "export", "compare"]
+)
 def test_every_subcommand_has_help(command, capsys):
     assert main([command, "--help"]) == 0
     assert capsys.readouterr().out.startswith(f"usage: patchset.py {command}")

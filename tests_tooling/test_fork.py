@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import FAKE_FILES, git
-from patchset import main
+from patchkit.cli import main
 
 
 def test_checksum_mismatch_fails_and_unpacks_nothing(project, tmp_path, capsys):
@@ -31,7 +31,9 @@ def test_materialize_builds_tagged_import_and_branch(project, tmp_path):
     assert main(["materialize", "--dest", str(dest)]) == 0
 
     assert git(["branch", "--show-current"], dest) == "patched/6.1\n"
-    assert git(["log", "--format=%an <%ae> %ad %cn %cd", "--date=iso-strict", "upstream/6.1.3"], dest) == (
+    assert git(
+        ["log", "--format=%an <%ae> %ad %cn %cd", "--date=iso-strict", "upstream/6.1.3"], dest
+    ) == (
         "Django sdist import <sdist-import@localhost> 2000-01-01T00:00:00+00:00 "
         "Django sdist import 2000-01-01T00:00:00+00:00\n"
     )
@@ -146,15 +148,29 @@ def test_import_then_export_reproduces_the_patch_files(project, series_patch, tm
     assert main(["materialize", "--dest", str(dest)]) == 0
     assert main(["export", "--fork", str(dest)]) == 0
 
-    after = {path.name: path.read_bytes() for path in (project / "patches" / "6.1").glob("*.patch")}
+    after = {
+        path.name: path.read_bytes() for path in (project / "patches" / "6.1").glob("*.patch")
+    }
     assert after == before
 
 
 def test_export_replaces_the_old_patch_files(project, series_patch, tmp_path, capsys):
     dest = tmp_path / "fork"
     assert main(["materialize", "--dest", str(dest)]) == 0
-    git(["-c", "user.name=A", "-c", "user.email=a@b", "commit", "-q", "--amend",
-         "-m", "[6.1.x] Fixed #1 -- Reworded."], dest)
+    git(
+        [
+            "-c",
+            "user.name=A",
+            "-c",
+            "user.email=a@b",
+            "commit",
+            "-q",
+            "--amend",
+            "-m",
+            "[6.1.x] Fixed #1 -- Reworded.",
+        ],
+        dest,
+    )
 
     assert main(["export", "--fork", str(dest)]) == 0
 
@@ -196,7 +212,7 @@ def test_regression_app_is_linked_and_excluded(project, tmp_path):
 
 
 def test_the_main_stand_in_starts_the_next_feature_cycle():
-    import fork
+    from patchkit.core import fork
 
     class Main:
         version, stand_in = "6.1.3", "6.2"
@@ -211,20 +227,26 @@ def test_the_main_stand_in_starts_the_next_feature_cycle():
     assert files["django/__init__.py"] == 'VERSION = (6, 2, 0, "alpha", 0)\n'
     assert files["docs/conf.py"] == 'version = "6.2"\ndjango_next_version = "6.2"\n'
     assert files["docs/releases/index.txt"].startswith(
-        "6.2 release\n-----------\n.. toctree::\n   :maxdepth: 1\n\n   6.2\n\n6.1 release\n")
+        "6.2 release\n-----------\n.. toctree::\n   :maxdepth: 1\n\n   6.2\n\n6.1 release\n"
+    )
     stub = files["docs/releases/6.2.txt"]
-    assert stub.startswith("============================================\n"
-                           "Django 6.2 release notes - UNDER DEVELOPMENT\n")
+    assert stub.startswith(
+        "============================================\n"
+        "Django 6.2 release notes - UNDER DEVELOPMENT\n"
+    )
     assert "Backwards incompatible changes in 6.2\n=====================================\n" in stub
 
 
 def test_the_stand_in_refuses_a_release_it_cannot_edit():
-    import fork
+    from patchkit.core import fork
 
     class Main:
         version, stand_in = "6.1.3", "6.2"
 
-    files = {"django/__init__.py": "VERSION = get()\n", "docs/conf.py": "",
-             "docs/releases/index.txt": ""}
+    files = {
+        "django/__init__.py": "VERSION = get()\n",
+        "docs/conf.py": "",
+        "docs/releases/index.txt": "",
+    }
     with pytest.raises(fork.OperationError, match="could not edit django/__init__.py"):
         fork.stand_in_files(Main, files.__getitem__)

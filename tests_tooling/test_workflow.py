@@ -18,8 +18,7 @@ WORKFLOW = PROJECT / ".github" / "workflows" / "tox.yml"
 def expand_tox_factors(entry):
     """tox's generative names: dj61-py{312,313} -> dj61-py312, dj61-py313."""
     parts = re.split(r"\{([^}]*)\}", entry)
-    choices = [[part] if index % 2 == 0 else part.split(",")
-               for index, part in enumerate(parts)]
+    choices = [[part] if index % 2 == 0 else part.split(",") for index, part in enumerate(parts)]
     return ["".join(combination).strip() for combination in itertools.product(*choices)]
 
 
@@ -57,7 +56,8 @@ def test_workflow_matches_githubs_schema():
     command = [executable] if executable else [sys.executable, "-m", "check_jsonschema"]
     completed = subprocess.run(
         [*command, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "ok -- validation done" in completed.stdout

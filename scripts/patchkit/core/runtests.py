@@ -1,11 +1,10 @@
-"""Virtualenvs and installs, running Django's tests/runtests.py, recording each
-test's outcome, and the pristine-vs-patched (red/green) comparison."""
+"""Running Django's tests/runtests.py, recording each test's outcome, live
+progress, and the pristine-vs-patched (red/green) comparison."""
 
 import concurrent.futures
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,74 +12,18 @@ import threading
 import time
 from pathlib import Path
 
-from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, python_version_of
+from patchkit.core.errors import OperationError
+from patchkit.core.manifest import PAYLOADS_DIR
 
-RUNNER_DIR = SCRIPTS_DIR / "payloads" / "runner"
-DJANGO_TEST_REQUIREMENTS = PROJECT_DIR / "requirements" / "django-tests.txt"
+RUNNER_DIR = PAYLOADS_DIR / "runner"
 FAILING_OUTCOMES = {"fail", "error"}
-
-
-def run_checked(command, what, next_step, cwd=None):
-    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
-    if completed.returncode != 0:
-        raise OperationError(
-            f"{what} failed:\n{(completed.stdout + completed.stderr).strip()}", next_step
-        )
-    return completed.stdout
-
-
-def create_venv(base_python, venv_dir):
-    venv_dir = Path(venv_dir)
-    python = venv_dir / "bin" / "python"
-    wanted = python_version_of(base_python)
-    if python.exists() and python_version_of(python) == wanted:
-        print(f"Reusing the virtualenv {venv_dir} (Python {wanted})", flush=True)
-        return python
-    if venv_dir.exists():
-        if not (venv_dir / "pyvenv.cfg").exists():
-            raise OperationError(
-                f"{venv_dir} exists and is not a virtualenv",
-                "move it away and run the command again",
-            )
-        print(f"Replacing the virtualenv {venv_dir} (not Python {wanted})", flush=True)
-        shutil.rmtree(venv_dir)
-    print(f"Creating the virtualenv {venv_dir} with {base_python}...", flush=True)
-    run_checked(
-        [base_python, "-m", "venv", str(venv_dir)],
-        f"creating {venv_dir}",
-        f"remove {venv_dir} and retry",
-    )
-    return python
-
-
-def ensure_pip(python):
-    # Environments made by uv (e.g. tox-uv) come without pip.
-    probe = subprocess.run([python, "-m", "pip", "--version"], capture_output=True)
-    if probe.returncode != 0:
-        run_checked(
-            [python, "-m", "ensurepip", "--default-pip"],
-            "bootstrapping pip",
-            f"install pip into {python}'s environment",
-        )
-
-
-def install_fork(python, fork, requirements=DJANGO_TEST_REQUIREMENTS):
-    """Install the fork editable plus a requirements file (by default what
-    runtests.py needs) into python's env, in one pip run."""
-    print(f"Installing {fork} (editable) and {Path(requirements).name} "
-          f"into {python}...", flush=True)
-    ensure_pip(python)
-    run_checked(
-        [python, "-m", "pip", "install", "-q", "-e", str(fork), "-r", str(requirements)],
-        f"installing {fork}",
-        "check the pip output above; PyPI must be reachable",
-    )
 
 
 def stream_command(command, cwd, env):
     """Run command, echoing its output as it comes; return (status, output)."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     chunks = []
     while True:
         chunk = os.read(process.stdout.fileno(), 4096)
@@ -151,8 +94,9 @@ def logged_command(command, cwd, env, log_path, board, name):
     board.add(name, env["PATCHSET_PROGRESS"])
     try:
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log,
-                                       stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
             while process.poll() is None:
                 board.tick()
                 time.sleep(0.5)
@@ -161,8 +105,16 @@ def logged_command(command, cwd, env, log_path, board, name):
     return process.returncode, log_path.read_text(errors="replace")
 
 
-def run_runtests(python, tree, labels, parallel=None, import_from_tree=False,
-                 log_path=None, board=None, name="tests"):
+def run_runtests(
+    python,
+    tree,
+    labels,
+    parallel=None,
+    import_from_tree=False,
+    log_path=None,
+    board=None,
+    name="tests",
+):
     """Run tests/runtests.py in tree; return (exit status, {test id: outcome}).
 
     import_from_tree puts the tree first on PYTHONPATH so django is imported from it
@@ -183,8 +135,9 @@ def run_runtests(python, tree, labels, parallel=None, import_from_tree=False,
         command += list(labels)
         where = f"its log {log_path}" if log_path else "its output above"
         if log_path:
-            status, output = logged_command(command, tree / "tests", env, log_path,
-                                            board or ProgressBoard(), name)
+            status, output = logged_command(
+                command, tree / "tests", env, log_path, board or ProgressBoard(), name
+            )
         else:
             print(f"$ cd {tree / 'tests'} && {' '.join(command)}", flush=True)
             status, output = stream_command(command, tree / "tests", env)
@@ -271,8 +224,17 @@ def compare_outcomes(new_ids, patched, reverted, labels=None, pinned=()):
         for test_id in sorted(outcomes)
         if test_id.startswith("unittest.loader._FailedTest")
     ]
-    return Comparison(sorted(new_ids), red_green, skipped_new, pinned_kept, unchanged, violations,
-                      load_failures, len(patched), len(reverted))
+    return Comparison(
+        sorted(new_ids),
+        red_green,
+        skipped_new,
+        pinned_kept,
+        unchanged,
+        violations,
+        load_failures,
+        len(patched),
+        len(reverted),
+    )
 
 
 def format_comparison(comparison, title):
@@ -303,3 +265,10 @@ def summarize_outcomes(outcomes):
     for outcome in outcomes.values():
         counts[outcome] = counts.get(outcome, 0) + 1
     return ", ".join(f"{counts[name]} {name}" for name in sorted(counts))
+
+
+def outcome_counts(outcomes):
+    counts = {}
+    for outcome in outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return dict(sorted(counts.items()))

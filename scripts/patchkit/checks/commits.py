@@ -13,23 +13,23 @@ import re
 import tempfile
 from pathlib import Path
 
-from djangotests import (
-    FAILING_OUTCOMES,
-    ProgressBoard,
-    compare_outcomes,
-    install_fork,
-    run_both,
-    run_runtests,
-)
-from fork import (
+from patchkit.core.errors import OperationError
+from patchkit.core.fork import (
     extract_commit,
     git,
-    materialize_fork,
     new_test_ids,
     tree_with_django_from,
     upstream_tag,
 )
-from releases import OperationError, python_version_of
+from patchkit.core.interpreters import python_version_of
+from patchkit.core.runtests import (
+    FAILING_OUTCOMES,
+    ProgressBoard,
+    compare_outcomes,
+    run_both,
+    run_runtests,
+)
+from patchkit.core.workspace import prepare
 
 HELPER = "is_coroutine_callable"
 HELPER_MODULE = "django/utils/inspect.py"
@@ -65,31 +65,56 @@ def check_commit(python, fork, release, parent, commit, subject, scratch, pinned
         return CommitResult(commit, subject, 0, 0, 0, [])
     labels = test_module_labels(new)
     with_commit = extract_commit(fork, commit, Path(scratch) / "with")
-    without = tree_with_django_from(fork, commit, parent,
-                                    f"django/ of {parent[:12]}, the rest of {commit[:12]}.\n")
+    without = tree_with_django_from(
+        fork, commit, parent, f"django/ of {parent[:12]}, the rest of {commit[:12]}.\n"
+    )
     without_commit = extract_commit(fork, without, Path(scratch) / "without")
-    print(f"{subject}: {len(labels)} test module(s) with and without its django/ "
-          "changes...", flush=True)
+    print(
+        f"{subject}: {len(labels)} test module(s) with and without its django/ changes...",
+        flush=True,
+    )
     logs = Path(scratch).parent / ".logs"
     board = ProgressBoard()
-    results = run_both({
-        name: (lambda name=name, tree=tree: run_runtests(
-            python, tree, labels, parallel=1, import_from_tree=True,
-            log_path=logs / f"{commit[:12]}-{name}.log", board=board, name=name))
-        for name, tree in (("with", with_commit), ("without", without_commit))})
+    results = run_both(
+        {
+            name: (
+                lambda name=name, tree=tree: run_runtests(
+                    python,
+                    tree,
+                    labels,
+                    parallel=1,
+                    import_from_tree=True,
+                    log_path=logs / f"{commit[:12]}-{name}.log",
+                    board=board,
+                    name=name,
+                )
+            )
+            for name, tree in (("with", with_commit), ("without", without_commit))
+        }
+    )
     (_, after), (_, before) = results["with"], results["without"]
     comparison = compare_outcomes(new, after, before, labels, pinned)
-    return CommitResult(commit, subject, len(new), len(comparison.red_green),
-                        len(comparison.pinned), comparison.violations)
+    return CommitResult(
+        commit,
+        subject,
+        len(new),
+        len(comparison.red_green),
+        len(comparison.pinned),
+        comparison.violations,
+    )
 
 
 def format_commit_results(release, python, results):
-    lines = [f"Red/green per commit: series {release.series} ({release.base_name}) "
-             f"on Python {python_version_of(python)}",
-             "  commit        new  red->green  pinned  violations  subject"]
+    lines = [
+        f"Red/green per commit: series {release.series} ({release.base_name}) "
+        f"on Python {python_version_of(python)}",
+        "  commit        new  red->green  pinned  violations  subject",
+    ]
     for result in results:
-        lines.append(f"  {result.commit[:12]}  {result.new_tests:>3}  {result.red_green:>10}"
-                     f"  {result.pinned:>6}  {len(result.violations):>10}  {result.subject}")
+        lines.append(
+            f"  {result.commit[:12]}  {result.new_tests:>3}  {result.red_green:>10}"
+            f"  {result.pinned:>6}  {len(result.violations):>10}  {result.subject}"
+        )
         if result.new_tests == 0:
             lines.append("    the commit adds no test")
         for test_id, before, after, rule in result.violations:
@@ -99,15 +124,16 @@ def format_commit_results(release, python, results):
     return "\n".join(lines), ok
 
 
-def run_commit_check(release, python, workdir, pinned):
-    fork = materialize_fork(Path(workdir) / "django_fork", release)
-    install_fork(python, fork)
+def run_commit_check(release, python, workspace, pinned):
+    prepared, python = prepare(release, workspace, python, reverted=False)
+    fork, workdir = prepared.fork, workspace.root
     parent = git(["rev-parse", upstream_tag(release)], fork).strip()
     results = []
     with tempfile.TemporaryDirectory(dir=workdir) as scratch:
         for commit, subject in series_commits(fork, release):
-            results.append(check_commit(python, fork, release, parent, commit, subject,
-                                        scratch, pinned))
+            results.append(
+                check_commit(python, fork, release, parent, commit, subject, scratch, pinned)
+            )
             parent = commit
     report, ok = format_commit_results(release, python, results)
     print(report, flush=True)
@@ -134,13 +160,17 @@ def helper_call_sites(fork, release):
     sites, path, line = [], None, 0
     for text in diff.splitlines():
         if text.startswith("+++ "):
-            path = text[len("+++ b/"):] if text != "+++ /dev/null" else None
+            path = text[len("+++ b/") :] if text != "+++ /dev/null" else None
         elif HUNK.match(text):
             line = int(HUNK.match(text).group(1))
         elif text.startswith("+") and not text.startswith("+++"):
             code = text[1:]
-            if (path and path != HELPER_MODULE and f"{HELPER}(" in code
-                    and not code.lstrip().startswith(("def ", "from ", "import "))):
+            if (
+                path
+                and path != HELPER_MODULE
+                and f"{HELPER}(" in code
+                and not code.lstrip().startswith(("def ", "from ", "import "))
+            ):
                 sites.append(CallSite(path, line, code.strip()))
             line += 1
     return sites
@@ -167,13 +197,15 @@ class SiteResult:
         return bool(self.red)
 
 
-def run_mutation_check(release, python, workdir):
-    fork = materialize_fork(Path(workdir) / "django_fork", release)
-    install_fork(python, fork)
+def run_mutation_check(release, python, workspace):
+    prepared, python = prepare(release, workspace, python, reverted=False)
+    fork, workdir = prepared.fork, workspace.root
     sites = helper_call_sites(fork, release)
     if not sites:
-        raise OperationError(f"series {release.series} calls {HELPER}() nowhere in django/",
-                             "check that the series is applied")
+        raise OperationError(
+            f"series {release.series} calls {HELPER}() nowhere in django/",
+            "check that the series is applied",
+        )
     new = sorted(new_test_ids(fork, release))
     module = series_check_module(fork)
     results = []
@@ -185,12 +217,22 @@ def run_mutation_check(release, python, workdir):
             lines = original.splitlines(keepends=True)
             lines[site.line - 1] = mutated_line(lines[site.line - 1], module)
             file.write_text("".join(lines))
-            print(f"site {number}/{len(sites)}: {site.path}:{site.line} "
-                  f"({module}.iscoroutinefunction)", flush=True)
-            log = Path(workdir) / ".logs" / f"site-{number}.log"
+            print(
+                f"site {number}/{len(sites)}: {site.path}:{site.line} "
+                f"({module}.iscoroutinefunction)",
+                flush=True,
+            )
+            log = workspace.log(f"site-{number}")
             try:
-                _, outcomes = run_runtests(python, tree, new, parallel=1, import_from_tree=True,
-                                           log_path=log, name=f"site {number}")
+                _, outcomes = run_runtests(
+                    python,
+                    tree,
+                    new,
+                    parallel=1,
+                    import_from_tree=True,
+                    log_path=log,
+                    name=f"site {number}",
+                )
             finally:
                 file.write_text(original)
             red = [test_id for test_id in new if outcomes.get(test_id) in FAILING_OUTCOMES]
@@ -201,9 +243,11 @@ def run_mutation_check(release, python, workdir):
 
 
 def format_site_results(release, python, results):
-    lines = [f"Mutation check: series {release.series} ({release.base_name}) on Python "
-             f"{python_version_of(python)}: each call of {HELPER}() reverted alone",
-             "  site                                          red tests  first red test"]
+    lines = [
+        f"Mutation check: series {release.series} ({release.base_name}) on Python "
+        f"{python_version_of(python)}: each call of {HELPER}() reverted alone",
+        "  site                                          red tests  first red test",
+    ]
     for result in results:
         where = f"{result.site.path}:{result.site.line}"
         first = result.red[0] if result.red else "NONE: the site survives"

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-import djangotests
 from conftest import FAKE_FILES, commit_all, make_sdist
-from patchset import main
+from patchkit.cli import main
+from patchkit.core import workspace
 
-FAKE_RUNTESTS = '''\
+FAKE_RUNTESTS = """\
 import json, os, sys
 from pathlib import Path
 
@@ -28,7 +28,7 @@ if (Path(__file__).parent / "basic" / "NEW_TEST").exists():
     outcomes["basic.tests.BasicTests.test_new"] = new
 Path(os.environ["PATCHSET_RESULTS"]).write_text(json.dumps(outcomes))
 sys.exit(0 if "fail" not in outcomes.values() else 1)
-'''
+"""
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def fake_django_tests(project, tmp_path, monkeypatch):
     manifest = json.loads(manifest_path.read_text())
     manifest["series"]["6.1"]["sha256"] = make_sdist(sdist, "6.1.3", files)
     manifest_path.write_text(json.dumps(manifest))
-    monkeypatch.setattr(djangotests, "install_fork", lambda python, fork: None)
+    monkeypatch.setattr(workspace, "install_fork", lambda python, fork, requirements=None: None)
     return project
 
 
@@ -59,8 +59,18 @@ def write_series(tmp_path, core_source):
 
 
 def run_test_command(tmp_path):
-    return main(["test", "--series", "6.1", "--python", sys.executable,
-                 "--workdir", str(tmp_path / "work"), "--compare-pristine"])
+    return main(
+        [
+            "test",
+            "--series",
+            "6.1",
+            "--python",
+            sys.executable,
+            "--workdir",
+            str(tmp_path / "work"),
+            "--compare-pristine",
+        ]
+    )
 
 
 def test_red_then_green_passes(fake_django_tests, tmp_path, capsys):
@@ -81,16 +91,29 @@ def test_changed_outcome_of_an_old_test_fails(fake_django_tests, tmp_path, capsy
     assert run_test_command(tmp_path) == 1
 
     out = capsys.readouterr().out
-    assert ("    basic.tests.BasicTests.test_old: reverted pass, patched fail "
-            "(outcome changed)\n") in out
+    assert (
+        "    basic.tests.BasicTests.test_old: reverted pass, patched fail (outcome changed)\n"
+    ) in out
     assert out.rstrip().endswith("verdict: FAILED")
 
 
 def test_without_comparing_runtests_failure_is_exit_1(fake_django_tests, tmp_path):
     write_series(tmp_path, "def is_async(obj):\n    return True\nOLD_BEHAVIOUR = False\n")
 
-    assert main(["test", "--series", "6.1", "--python", sys.executable,
-                 "--workdir", str(tmp_path / "work")]) == 1
+    assert (
+        main(
+            [
+                "test",
+                "--series",
+                "6.1",
+                "--python",
+                sys.executable,
+                "--workdir",
+                str(tmp_path / "work"),
+            ]
+        )
+        == 1
+    )
 
 
 def test_empty_series_passes_trivially(fake_django_tests, tmp_path, capsys):

@@ -4,7 +4,7 @@ reads to fill in UPSTREAM.md: figures are never typed by hand."""
 import hashlib
 import json
 
-from releases import project_dir
+from patchkit.core.manifest import project_dir
 
 PATCHES_KEY = "patches_sha256"
 
@@ -44,3 +44,7 @@ def read_evidence(name):
     if data.pop(PATCHES_KEY, None) != patches_digest():
         return None
     return data
+
+
+# The columns of the lint summary, in the order `case` prints them.
+LINT_TOOLS = ("black", "isort", "flake8", "blacken-docs", "docs-lint", "wrap-79", "commits")

@@ -11,25 +11,37 @@ import re
 import subprocess
 from pathlib import Path
 
-from djangotests import create_venv, install_fork
-from evidence import read_evidence
-from fork import build_reverted_tree, git, materialize_fork, new_test_ids, upstream_tag
-from lint import TOOLS as LINT_TOOLS
-from releases import (
-    PROJECT_DIR,
-    SCRIPTS_DIR,
-    OperationError,
-    first_available_python,
-    project_dir,
+from patchkit.core.errors import OperationError
+from patchkit.core.evidence import LINT_TOOLS, read_evidence
+from patchkit.core.fork import (
+    build_reverted_tree,
+    git,
+    materialize_fork,
+    new_test_ids,
+    upstream_tag,
 )
+from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR, SCRIPTS_DIR, project_dir
+from patchkit.core.workspace import fork_interpreter
 
 TEMPLATE = SCRIPTS_DIR / "case_template.md"
-DEMO = SCRIPTS_DIR / "payloads" / "case_worker" / "callable_view_demo.py"
+DEMO = PAYLOADS_DIR / "case_worker" / "callable_view_demo.py"
 DEMO_REQUIREMENTS = PROJECT_DIR / "requirements" / "case-demo.txt"
 HELPER = "is_coroutine_callable"
 CHECKLIST_FILE = "docs/internals/contributing/writing-code/submitting-patches.txt"
-FALSE_POSITIVE_WORDS = ("class", "instance", "mixin", "partial", "mock", "generator",
-                        "slots", "proxy", "marked", "sync", "attribute", "raise")
+FALSE_POSITIVE_WORDS = (
+    "class",
+    "instance",
+    "mixin",
+    "partial",
+    "mock",
+    "generator",
+    "slots",
+    "proxy",
+    "marked",
+    "sync",
+    "attribute",
+    "raise",
+)
 
 
 def upstream_path():
@@ -94,25 +106,26 @@ def call_sites_text(forks):
         # The helper's own recursion (through functools.partial) is no use of it.
         sites = [site for site in call_sites(fork, HELPER) if site[2] != HELPER]
         files = len({path for path, _, _ in sites})
-        blocks.append(f"**{series}**: {len(sites)} call sites in {files} files\n\n"
-                      + bullet_list([f"`{path}:{line}` in `{scope}`"
-                                     for path, line, scope in sites]))
+        blocks.append(
+            f"**{series}**: {len(sites)} call sites in {files} files\n\n"
+            + bullet_list([f"`{path}:{line}` in `{scope}`" for path, line, scope in sites])
+        )
     return "\n\n".join(blocks)
 
 
 def remaining_sites_text(forks):
     blocks = []
     for series, fork in forks.items():
-        sites = [site for site in call_sites(fork, "iscoroutinefunction")
-                 if site[2] != HELPER]
-        blocks.append(f"**{series}**: {len(sites)}\n\n" + bullet_list(
-            [f"`{path}:{line}` in `{scope}`" for path, line, scope in sites]))
+        sites = [site for site in call_sites(fork, "iscoroutinefunction") if site[2] != HELPER]
+        blocks.append(
+            f"**{series}**: {len(sites)}\n\n"
+            + bullet_list([f"`{path}:{line}` in `{scope}`" for path, line, scope in sites])
+        )
     return "\n\n".join(blocks)
 
 
 def new_tests_by_series(forks, releases):
-    return {series: sorted(new_test_ids(fork, releases[series]))
-            for series, fork in forks.items()}
+    return {series: sorted(new_test_ids(fork, releases[series])) for series, fork in forks.items()}
 
 
 def new_tests_text(tests_by_series):
@@ -122,8 +135,13 @@ def new_tests_text(tests_by_series):
         for test_id in tests:
             app = test_id.split(".")[0]
             apps[app] = apps.get(app, 0) + 1
-        rows.append((series, len(tests), ", ".join(f"{app} {count}"
-                                                   for app, count in sorted(apps.items()))))
+        rows.append(
+            (
+                series,
+                len(tests),
+                ", ".join(f"{app} {count}" for app, count in sorted(apps.items())),
+            )
+        )
     return markdown_table(("series", "new tests", "per test app"), rows)
 
 
@@ -140,14 +158,19 @@ def added_docs_paragraph(fork, release, path, needle):
     for paragraph in re.split(r"\n\s*\n", text):
         if needle in paragraph:
             return "\n".join("> " + line.strip() for line in paragraph.splitlines())
-    raise OperationError(f"{needle!r} is not in {path} of series {release.series}",
-                         f"update {TEMPLATE.name} to what the docs say now")
+    raise OperationError(
+        f"{needle!r} is not in {path} of series {release.series}",
+        f"update {TEMPLATE.name} to what the docs say now",
+    )
 
 
 def added_docs_lines(fork, release, path):
     diff = git(["diff", "-U0", upstream_tag(release), "HEAD", "--", path], fork)
-    added = [line[1:] for line in diff.splitlines()
-             if line.startswith("+") and not line.startswith("+++")]
+    added = [
+        line[1:]
+        for line in diff.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    ]
     return "\n".join("> " + line if line.strip() else ">" for line in added)
 
 
@@ -157,15 +180,18 @@ def added_docs_lines(fork, release, path):
 def run_demo(python, tree, import_from_tree):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(tree) if import_from_tree else ""
-    completed = subprocess.run([python, str(DEMO)], env=env, cwd=DEMO.parent,
-                               capture_output=True, text=True)
+    completed = subprocess.run(
+        [python, str(DEMO)], env=env, cwd=DEMO.parent, capture_output=True, text=True
+    )
     if completed.returncode != 0:
-        raise OperationError(f"the callable view demo failed:\n{completed.stderr}",
-                             f"run {DEMO} by hand")
+        raise OperationError(
+            f"the callable view demo failed:\n{completed.stderr}", f"run {DEMO} by hand"
+        )
     result = json.loads(completed.stdout)
     if Path(result["django"]).parent != Path(tree) / "django":
-        raise OperationError(f"the demo imported {result['django']}, not {tree}",
-                             "use a fresh --workdir")
+        raise OperationError(
+            f"the demo imported {result['django']}, not {tree}", "use a fresh --workdir"
+        )
     return result
 
 
@@ -191,32 +217,50 @@ def fullsuite_text(summary):
         f"{summary['minutes']} minutes), series {summary['series']} against Django "
         f"{summary['version']}, Python {summary['python']}:",
         "",
-        markdown_table(("tree", "tests", "outcomes"), [
-            ("pristine", summary["tests_pristine"], counts(summary["pristine"])),
-            ("patched", summary["tests_patched"], counts(summary["patched"])),
-        ]),
+        markdown_table(
+            ("tree", "tests", "outcomes"),
+            [
+                ("pristine", summary["tests_pristine"], counts(summary["pristine"])),
+                ("patched", summary["tests_patched"], counts(summary["patched"])),
+            ],
+        ),
         "",
         f"- tests with the same outcome on both trees: {summary['same_outcome']}",
         f"- new tests: {summary['new_tests']}, red on pristine and green patched: "
         f"{summary['red_green']}",
         f"- tests whose outcome differs: {len(summary['differing'])}",
     ]
-    lines += [f"  - `{d['test']}`: pristine {d['pristine']}, patched {d['patched']}"
-              for d in summary["differing"]]
+    lines += [
+        f"  - `{d['test']}`: pristine {d['pristine']}, patched {d['patched']}"
+        for d in summary["differing"]
+    ]
     if summary["requirements_not_installed"]:
-        lines.append("- not installable here (their tests skip on both trees): "
-                     + ", ".join(f"`{r}`" for r in summary["requirements_not_installed"]))
+        lines.append(
+            "- not installable here (their tests skip on both trees): "
+            + ", ".join(f"`{r}`" for r in summary["requirements_not_installed"])
+        )
     return "\n".join(lines)
 
 
 def lint_text(summary):
     if summary is None:
         return not_run("python3 scripts/patchset.py lint")
-    rows = [(series, entry["version"], entry["files"],
-             *(entry["new"].get(tool, 0) for tool in LINT_TOOLS), entry["preexisting"])
-            for series, entry in summary.items()]
-    lines = [markdown_table(("series", "release", "files touched", *LINT_TOOLS,
-                             "found in the release too"), rows), ""]
+    rows = [
+        (
+            series,
+            entry["version"],
+            entry["files"],
+            *(entry["new"].get(tool, 0) for tool in LINT_TOOLS),
+            entry["preexisting"],
+        )
+        for series, entry in summary.items()
+    ]
+    lines = [
+        markdown_table(
+            ("series", "release", "files touched", *LINT_TOOLS, "found in the release too"), rows
+        ),
+        "",
+    ]
     for series, entry in summary.items():
         lines.append(f"- {series}: " + ", ".join(f"{k} {v}" for k, v in entry["tools"].items()))
         for finding in entry["findings"]:
@@ -228,20 +272,39 @@ def lint_text(summary):
 def docs_text(summary):
     if summary is None:
         return not_run("python3 scripts/patchset.py docs")
-    lines = [f"Series {summary['series']} against Django {summary['version']}, "
-             + ", ".join(f"{k} {v}" for k, v in summary["tools"].items()) + ":", ""]
+    lines = [
+        f"Series {summary['series']} against Django {summary['version']}, "
+        + ", ".join(f"{k} {v}" for k, v in summary["tools"].items())
+        + ":",
+        "",
+    ]
     rows = []
     for target in ("html", "spelling"):
         result = summary[target]
         if "skipped" in result:
             rows.append((f"make {target}", "-", "-", f"skipped: {result['skipped']}"))
         else:
-            rows.append((f"make {target}", result["warnings_pristine"],
-                         result["warnings_patched"], len(result["new"]),
-                         len(result.get("offline_only", []))))
-    lines.append(markdown_table(("build", "pristine warnings", "patched warnings",
-                                 "new warnings", "new, stdlib references unresolved "
-                                 "offline"), rows))
+            rows.append(
+                (
+                    f"make {target}",
+                    result["warnings_pristine"],
+                    result["warnings_patched"],
+                    len(result["new"]),
+                    len(result.get("offline_only", [])),
+                )
+            )
+    lines.append(
+        markdown_table(
+            (
+                "build",
+                "pristine warnings",
+                "patched warnings",
+                "new warnings",
+                "new, stdlib references unresolved offline",
+            ),
+            rows,
+        )
+    )
     return "\n".join(lines)
 
 
@@ -249,13 +312,34 @@ def ecosystem_text(summary):
     if summary is None:
         return not_run("python3 scripts/patchset.py ecosystem")
     counts = lambda c: ", ".join(f"{n} {k}" for k, n in c.items())  # noqa: E731
-    rows = [(name, entry["version"], entry["tests"], counts(entry["pristine"]),
-             counts(entry["patched"]), len(entry["differing"]), len(entry["new_failures"]))
-            for name, entry in summary["packages"].items()]
-    return (f"Each package's own tests from its PyPI sdist, series {summary['series']} "
-            f"against Django {summary['version']}, Python {summary['python']}:\n\n"
-            + markdown_table(("package", "version", "tests", "pristine", "patched",
-                              "outcomes differing", "new failures"), rows))
+    rows = [
+        (
+            name,
+            entry["version"],
+            entry["tests"],
+            counts(entry["pristine"]),
+            counts(entry["patched"]),
+            len(entry["differing"]),
+            len(entry["new_failures"]),
+        )
+        for name, entry in summary["packages"].items()
+    ]
+    return (
+        f"Each package's own tests from its PyPI sdist, series {summary['series']} "
+        f"against Django {summary['version']}, Python {summary['python']}:\n\n"
+        + markdown_table(
+            (
+                "package",
+                "version",
+                "tests",
+                "pristine",
+                "patched",
+                "outcomes differing",
+                "new failures",
+            ),
+            rows,
+        )
+    )
 
 
 def benchmarks_text():
@@ -264,8 +348,9 @@ def benchmarks_text():
         return not_run("python3 scripts/patchset.py bench")
     text = path.read_text()
     sections = re.split(r"(?m)^(?=## )", text)
-    wanted = [s.strip() for s in sections
-              if re.match(r"## .*(request|[Dd]etection|[Hh]op|[Tt]arget)", s)]
+    wanted = [
+        s.strip() for s in sections if re.match(r"## .*(request|[Dd]etection|[Hh]op|[Tt]arget)", s)
+    ]
     body = "\n\n".join(wanted) if wanted else text.strip()
     # Demote the headings under this document's own.
     return re.sub(r"(?m)^## ", "#### ", body)
@@ -294,8 +379,11 @@ def checklist_items(fork):
 
 FIXED_ANSWERS = {
     "authors": ("-", "to do by the submitter when opening the pull request"),
-    "ticket": (" ", "#34328 was closed with a documentation fix; the change needs a "
-                    "Forum discussion and a new accepted ticket first"),
+    "ticket": (
+        " ",
+        "#34328 was closed with a documentation fix; the change needs a "
+        "Forum discussion and a new accepted ticket first",
+    ),
     "coverage": ("-", "no coverage report outside Django's CI"),
     "accessibility": ("-", "no admin or HTML output change"),
 }
@@ -349,8 +437,10 @@ def checklist_text(fork, facts):
 def release_notes(forks, releases):
     notes = []
     for series, fork in forks.items():
-        changed = git(["diff", "--name-only", upstream_tag(releases[series]), "HEAD", "--",
-                       "docs/releases"], fork).split()
+        changed = git(
+            ["diff", "--name-only", upstream_tag(releases[series]), "HEAD", "--", "docs/releases"],
+            fork,
+        ).split()
         notes += [f"{series}: `{path}`" for path in changed if not path.endswith("index.txt")]
     return notes
 
@@ -358,10 +448,16 @@ def release_notes(forks, releases):
 def annotations(forks, releases):
     found = []
     for series, fork in forks.items():
-        diff = git(["diff", "-U0", upstream_tag(releases[series]), "HEAD", "--", "docs/topics"],
-                   fork)
-        found += sorted({f"{series}: `{line[1:].strip()}`" for line in diff.splitlines()
-                         if line.startswith("+.. version")})
+        diff = git(
+            ["diff", "-U0", upstream_tag(releases[series]), "HEAD", "--", "docs/topics"], fork
+        )
+        found += sorted(
+            {
+                f"{series}: `{line[1:].strip()}`"
+                for line in diff.splitlines()
+                if line.startswith("+.. version")
+            }
+        )
     return found
 
 
@@ -372,24 +468,31 @@ def lint_fact(summary):
     return mark(new == 0), (
         f"{new} problems introduced in the files the patches touch, over "
         f"{len(summary)} series (black, isort, flake8, blacken-docs, docs/lint.py, "
-        "commit messages; section 4); zizmor: the patches touch no workflow file")
+        "commit messages; section 4); zizmor: the patches touch no workflow file"
+    )
 
 
 def docs_lint_fact(summary):
     if summary is None:
         return " ", not_run("python3 scripts/patchset.py lint")
-    new = sum(entry["new"].get("docs-lint", 0) + entry["new"].get("wrap-79", 0)
-              for entry in summary.values())
-    return mark(new == 0), (f"Django's docs/lint.py (79 columns, sphinx-lint) and the "
-                            f"79-column rule for comments and docstrings: {new} problems")
+    new = sum(
+        entry["new"].get("docs-lint", 0) + entry["new"].get("wrap-79", 0)
+        for entry in summary.values()
+    )
+    return mark(new == 0), (
+        f"Django's docs/lint.py (79 columns, sphinx-lint) and the "
+        f"79-column rule for comments and docstrings: {new} problems"
+    )
 
 
 def fullsuite_fact(full):
     if full is None:
         return " ", not_run("python3 scripts/patchset.py fullsuite")
-    return mark(full["ok"]), (f"whole suite, {full['tests_patched']} tests: "
-                              f"{len(full['differing'])} outcomes differ from pristine "
-                              f"{full['version']}")
+    return mark(full["ok"]), (
+        f"whole suite, {full['tests_patched']} tests: "
+        f"{len(full['differing'])} outcomes differ from pristine "
+        f"{full['version']}"
+    )
 
 
 def docs_fact(docs, target):
@@ -402,10 +505,14 @@ def docs_fact(docs, target):
     return mark(not result["new"]), (
         f"`make {target}`: {len(result['new'])} new warnings "
         f"({result['warnings_patched']} patched, {result['warnings_pristine']} pristine)"
-        + (f"; {len(offline)} more are standard library references left unresolved "
-           "because intersphinx could not download Python's inventory here" if offline
-           else "")
-        + "".join(f"\n    - `{line}`" for line in result["new"]))
+        + (
+            f"; {len(offline)} more are standard library references left unresolved "
+            "because intersphinx could not download Python's inventory here"
+            if offline
+            else ""
+        )
+        + "".join(f"\n    - `{line}`" for line in result["new"])
+    )
 
 
 def facts_for(forks, releases, tests_by_series, evidence):
@@ -413,25 +520,38 @@ def facts_for(forks, releases, tests_by_series, evidence):
     notes = release_notes(forks, releases)
     annotated = annotations(forks, releases)
     return {
-        "commits": ("-", "the main series keeps one commit per reviewable idea "
-                         "(handlers, decorators, signals, load-time check), each red/green "
-                         "on its own (`python3 scripts/patchset.py commits --series main`)"),
+        "commits": (
+            "-",
+            "the main series keeps one commit per reviewable idea "
+            "(handlers, decorators, signals, load-time check), each red/green "
+            "on its own (`python3 scripts/patchset.py commits --series main`)",
+        ),
         "lint": lint_fact(evidence["lint"]),
         "docs_lint": docs_lint_fact(evidence["lint"]),
-        "compatible": ("x", "the behaviour changes of working configurations are listed "
-                            "in LEDGER.md, each with its test, and announced under "
-                            "\"Backwards incompatible changes in 6.2\" in "
-                            "docs/releases/6.2.txt"),
+        "compatible": (
+            "x",
+            "the behaviour changes of working configurations are listed "
+            "in LEDGER.md, each with its test, and announced under "
+            '"Backwards incompatible changes in 6.2" in '
+            "docs/releases/6.2.txt",
+        ),
         "fullsuite": fullsuite_fact(full),
         "docs": docs_fact(docs, "html"),
         "spelling": docs_fact(docs, "spelling"),
-        "redgreen": (mark(full["red_green"] == full["new_tests"]),
-                     f"{full['red_green']} of {full['new_tests']} new tests fail on "
-                     f"pristine {full['version']} and pass patched (whole suite run); every "
-                     "series and Python: `python3 scripts/patchset.py redgreen`")
-        if full else (" ", "`python3 scripts/patchset.py redgreen`"),
-        "tests": ("x", ", ".join(f"{series}: {len(tests)} new tests"
-                                 for series, tests in tests_by_series.items())),
+        "redgreen": (
+            mark(full["red_green"] == full["new_tests"]),
+            f"{full['red_green']} of {full['new_tests']} new tests fail on "
+            f"pristine {full['version']} and pass patched (whole suite run); every "
+            "series and Python: `python3 scripts/patchset.py redgreen`",
+        )
+        if full
+        else (" ", "`python3 scripts/patchset.py redgreen`"),
+        "tests": (
+            "x",
+            ", ".join(
+                f"{series}: {len(tests)} new tests" for series, tests in tests_by_series.items()
+            ),
+        ),
         "release_notes": (mark(len(notes) == len(forks)), "; ".join(notes)),
         "annotations": (mark(len(annotated) >= len(forks)), "; ".join(annotated)),
     }
@@ -440,24 +560,25 @@ def facts_for(forks, releases, tests_by_series, evidence):
 # The command ------------------------------------------------------------------
 
 
-def build_document(manifest, workdir, generated_on):
-    workdir = Path(workdir).absolute()
+def build_document(manifest, workspace, generated_on):
     releases = dict(manifest.releases)
-    forks = {series: materialize_fork(workdir / f"fork-{series}", release)
-             for series, release in releases.items()}
+    forks = {
+        series: materialize_fork(workspace.fork(release), release)
+        for series, release in releases.items()
+    }
     default = manifest.release()
     default_fork = forks[default.series]
     reverted = build_reverted_tree(default_fork, default)
-    python = str(create_venv(first_available_python(default),
-                             workdir / "demo-venv").absolute())
     # The demo's asgiref is pinned, so the document does not change when it releases.
-    install_fork(python, default_fork, DEMO_REQUIREMENTS)
+    python = fork_interpreter(default, workspace, default_fork, None, "demo", DEMO_REQUIREMENTS)
     pristine_demo = run_demo(python, reverted, True)
     patched_demo = run_demo(python, default_fork, True)
     tests_by_series = new_tests_by_series(forks, releases)
     default_tests = tests_by_series[default.series]
-    evidence = {name: read_evidence(f"{name}-{default.series}")
-                for name in ("fullsuite", "docs", "ecosystem")}
+    evidence = {
+        name: read_evidence(f"{name}-{default.series}")
+        for name in ("fullsuite", "docs", "ecosystem")
+    }
     evidence["lint"] = read_evidence("lint")
     facts = facts_for(forks, releases, tests_by_series, evidence)
     values = {
@@ -473,14 +594,15 @@ def build_document(manifest, workdir, generated_on):
         "checklist": checklist_text(default_fork, facts),
         "call_sites": call_sites_text(forks),
         "remaining_sites": remaining_sites_text(forks),
-        "false_positive_tests": tests_matching(default_tests, ["test_inspect"],
-                                               FALSE_POSITIVE_WORDS),
+        "false_positive_tests": tests_matching(
+            default_tests, ["test_inspect"], FALSE_POSITIVE_WORDS
+        ),
         "signal_tests": tests_matching(default_tests, ["signals", "dispatch"]),
         "signals_docs": added_docs_lines(default_fork, default, "docs/topics/signals.txt"),
         "benchmarks": benchmarks_text(),
-        "shared_state_docs": added_docs_paragraph(default_fork, default,
-                                                  "docs/topics/async.txt",
-                                                  "per-request state"),
+        "shared_state_docs": added_docs_paragraph(
+            default_fork, default, "docs/topics/async.txt", "per-request state"
+        ),
         "fullsuite": fullsuite_text(evidence["fullsuite"]),
         "new_tests": new_tests_text(tests_by_series),
         "lint": lint_text(evidence["lint"]),
@@ -496,18 +618,19 @@ def generated_date(text):
     return found.group(1) if found else None
 
 
-def write_case(manifest, workdir, check):
+def write_case(manifest, workspace, check):
     """Write UPSTREAM.md, or with check compare it (its own date aside: the check
     runs on later days) and exit 1 if it differs."""
     target = upstream_path()
     existing = target.read_text() if target.exists() else ""
     today = datetime.date.today().isoformat()
-    document = build_document(manifest, workdir,
-                              (check and generated_date(existing)) or today)
+    document = build_document(manifest, workspace, (check and generated_date(existing)) or today)
     if check:
         if existing != document:
-            raise OperationError(f"{target.name} is not what the template and evidence give",
-                                 "run `python3 scripts/patchset.py case` and commit it")
+            raise OperationError(
+                f"{target.name} is not what the template and evidence give",
+                "run `python3 scripts/patchset.py case` and commit it",
+            )
         print(f"{target.name} is up to date.")
         return 0
     target.write_text(document)

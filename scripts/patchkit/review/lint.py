@@ -22,11 +22,11 @@ import tokenize
 from io import StringIO
 from pathlib import Path
 
-from djangotests import create_venv, ensure_pip, run_checked
-from evidence import write_evidence
-from fork import git, materialize_fork, upstream_tag
-from gitcmd import GitError
-from releases import PROJECT_DIR
+from patchkit.core.evidence import LINT_TOOLS, write_evidence
+from patchkit.core.fork import git, materialize_fork, upstream_tag
+from patchkit.core.git import GitError
+from patchkit.core.manifest import PROJECT_DIR
+from patchkit.core.venvs import create_venv, ensure_pip, run_checked
 
 LINT_REQUIREMENTS = PROJECT_DIR / "requirements" / "lint.txt"
 # Django's repository .flake8 (the sdists do not ship it).
@@ -37,7 +37,7 @@ BLACK_PIN = re.compile(r"^\s*(?:deps\s*=\s*)?black\s*==\s*([\w.]+)\s*$", re.MULT
 # docs/internals/contributing/committing-code.txt
 COMMIT_WIDTH = 72
 TICKET_SUBJECT = re.compile(r"^(?:Fixed|Refs) #\d+ -- \S.*\.$")
-TOOLS = ("black", "isort", "flake8", "blacken-docs", "docs-lint", "wrap-79", "commits")
+TOOLS = LINT_TOOLS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,8 +64,11 @@ def sdist_black_pin(tree):
 
 
 def tool_requirements(tree):
-    lines = [line.strip() for line in LINT_REQUIREMENTS.read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line.strip()
+        for line in LINT_REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     pin = sdist_black_pin(tree)
     if pin:
         lines = [f"black=={pin}" if line.startswith("black==") else line for line in lines]
@@ -82,8 +85,11 @@ def tools_venv(workdir, requirements):
     if not marker.exists() or marker.read_text() != wanted:
         print(f"Installing {', '.join(requirements)}...", flush=True)
         ensure_pip(str(python))
-        run_checked([str(python), "-m", "pip", "install", "-q", *requirements],
-                    "installing the linters", "check that PyPI is reachable")
+        run_checked(
+            [str(python), "-m", "pip", "install", "-q", *requirements],
+            "installing the linters",
+            "check that PyPI is reachable",
+        )
         marker.write_text(wanted)
     return venv
 
@@ -91,16 +97,24 @@ def tools_venv(workdir, requirements):
 def tool_versions(venv):
     versions = {}
     for name in ("black", "isort", "flake8", "blacken-docs", "sphinx-lint"):
-        output = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "show", name],
-                                capture_output=True, text=True).stdout
+        output = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "show", name],
+            capture_output=True,
+            text=True,
+        ).stdout
         match = re.search(r"^Version: (.+)$", output, re.MULTILINE)
         versions[name] = match.group(1) if match else "?"
     return versions
 
 
 def run_tool(venv, args, text=None, cwd=None):
-    return subprocess.run([str(venv / "bin" / args[0]), *args[1:]], input=text,
-                          capture_output=True, text=True, cwd=cwd)
+    return subprocess.run(
+        [str(venv / "bin" / args[0]), *args[1:]],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
 
 
 # Findings of each tool on one text -------------------------------------------
@@ -109,8 +123,7 @@ def run_tool(venv, args, text=None, cwd=None):
 def diff_findings(tool, path, original, formatted):
     """One finding per hunk of the reformatting a formatter asks for."""
     findings = []
-    diff = difflib.unified_diff(original.splitlines(), formatted.splitlines(), n=0,
-                                lineterm="")
+    diff = difflib.unified_diff(original.splitlines(), formatted.splitlines(), n=0, lineterm="")
     hunk_start, hunk_lines = None, []
 
     def close_hunk():
@@ -154,15 +167,21 @@ def formatter_findings(venv, tool, command, texts):
     lines_of = {path: text.splitlines() for path, text in texts.items()}
     for row in output.splitlines():
         # black: "error: cannot format PATH: ..."; blacken-docs: "PATH:LINE: ..."
-        match = re.match(r"^(?:error: cannot format )?(?P<path>[^:]+?):(?:(?P<line>\d+):)? "
-                         r"(?P<message>.*)$", row)
+        match = re.match(
+            r"^(?:error: cannot format )?(?P<path>[^:]+?):(?:(?P<line>\d+):)? "
+            r"(?P<message>.*)$",
+            row,
+        )
         # blacken-docs' "PATH: Rewriting..." only repeats what the diff shows.
         if match and match["path"] in texts and match["message"] != "Rewriting...":
             number = int(match["line"] or 1)
             lines = lines_of[match["path"]]
             source = lines[number - 1].strip() if 0 < number <= len(lines) else ""
-            findings.append(Finding(tool, match["path"], number, match["message"],
-                                    f"{match['message']}|{source}"))
+            findings.append(
+                Finding(
+                    tool, match["path"], number, match["message"], f"{match['message']}|{source}"
+                )
+            )
     return findings
 
 
@@ -175,8 +194,7 @@ def flake8_findings(venv, texts):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
         # --isolated: Django's config is given on the command line, nothing else counts.
-        completed = run_tool(venv, ["flake8", "--isolated", *FLAKE8_OPTIONS, *texts],
-                             cwd=scratch)
+        completed = run_tool(venv, ["flake8", "--isolated", *FLAKE8_OPTIONS, *texts], cwd=scratch)
     findings = []
     for row in completed.stdout.splitlines():
         match = re.match(r"^(.+?):(\d+):\d+: (\w+) (.*)$", row)
@@ -193,16 +211,17 @@ def code_findings(venv, tree, texts):
     """black, isort and flake8 as the release configures them, blacken-docs as its
     docs/Makefile runs it, on {path: text}."""
     python = {path: text for path, text in texts.items() if path.endswith(".py")}
-    docs = {path: text for path, text in texts.items()
-            if path.startswith("docs/") and path.endswith(".txt")}
+    docs = {
+        path: text
+        for path, text in texts.items()
+        if path.startswith("docs/") and path.endswith(".txt")
+    }
     pyproject = str(Path(tree) / "pyproject.toml")
     return (
         formatter_findings(venv, "black", ["black", "-q", "--config", pyproject], python)
-        + formatter_findings(venv, "isort", ["isort", "-q", "--settings-path", str(tree)],
-                             python)
+        + formatter_findings(venv, "isort", ["isort", "-q", "--settings-path", str(tree)], python)
         + flake8_findings(venv, python)
-        + formatter_findings(venv, "blacken-docs", ["blacken-docs", "--rst-literal-block"],
-                             docs)
+        + formatter_findings(venv, "blacken-docs", ["blacken-docs", "--rst-literal-block"], docs)
     )
 
 
@@ -234,18 +253,26 @@ def docstring_lines(text):
     """Line numbers of every docstring of the module, its classes and functions."""
     numbers = set()
     for node in ast.walk(ast.parse(text)):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
-                             ast.AsyncFunctionDef)) and node.body:
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body
+        ):
             first = node.body[0]
-            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 numbers.update(range(first.lineno, first.end_lineno + 1))
     return numbers
 
 
 def comment_lines(text):
-    return {token.start[0] for token in tokenize.generate_tokens(StringIO(text).readline)
-            if token.type == tokenize.COMMENT}
+    return {
+        token.start[0]
+        for token in tokenize.generate_tokens(StringIO(text).readline)
+        if token.type == tokenize.COMMENT
+    }
 
 
 def wrap_findings(path, text, added):
@@ -253,9 +280,13 @@ def wrap_findings(path, text, added):
     lines = text.splitlines()
     prose = comment_lines(text) | docstring_lines(text)
     return [
-        Finding("wrap-79", path, number,
-                f"comment or docstring line is {len(lines[number - 1])} > {COMMENT_WIDTH}"
-                " columns", lines[number - 1].strip())
+        Finding(
+            "wrap-79",
+            path,
+            number,
+            f"comment or docstring line is {len(lines[number - 1])} > {COMMENT_WIDTH} columns",
+            lines[number - 1].strip(),
+        )
         for number in sorted(prose & added)
         if len(lines[number - 1]) > COMMENT_WIDTH
     ]
@@ -265,8 +296,9 @@ def wrap_findings(path, text, added):
 
 
 def touched_files(fork, release):
-    return git(["diff", "--name-only", "--diff-filter=AM", upstream_tag(release), "HEAD"],
-               fork).split()
+    return git(
+        ["diff", "--name-only", "--diff-filter=AM", upstream_tag(release), "HEAD"], fork
+    ).split()
 
 
 def pristine_text(fork, release, path):
@@ -307,9 +339,11 @@ def lint_series(fork, release, venv, docs_linter):
     docs = [path for path in paths if path.startswith("docs/") and path.endswith(".txt")]
     if docs and docs_linter:
         patched_findings += docs_lint_findings(
-            venv, docs_linter, {path: patched[path] for path in docs})
+            venv, docs_linter, {path: patched[path] for path in docs}
+        )
         pristine_findings += docs_lint_findings(
-            venv, docs_linter, {path: pristine[path] for path in docs if path in pristine})
+            venv, docs_linter, {path: pristine[path] for path in docs if path in pristine}
+        )
     new = introduced(patched_findings, pristine_findings)
     preexisting = len(patched_findings) - len(new)
     for path in paths:
@@ -320,8 +354,7 @@ def lint_series(fork, release, venv, docs_linter):
 
 def series_commits(fork, release):
     """(sha, subject, body lines) of each commit of the series, oldest first."""
-    log = git(["log", "--reverse", "--format=%H%n%B%x00", f"{upstream_tag(release)}..HEAD"],
-              fork)
+    log = git(["log", "--reverse", "--format=%H%n%B%x00", f"{upstream_tag(release)}..HEAD"], fork)
     commits = []
     for entry in filter(None, (part.strip("\n") for part in log.split("\0"))):
         sha, subject, *body = entry.splitlines()
@@ -354,8 +387,11 @@ def commit_findings(release, commits, main_commits):
         if len(subject) > COMMIT_WIDTH:
             find(number, 1, f"{len(subject)} > {COMMIT_WIDTH} characters without the prefix")
         if not TICKET_SUBJECT.match(subject):
-            find(number, 1, "the subject is `Fixed #N -- ...` or `Refs #N -- ...`, "
-                            "ending with a period")
+            find(
+                number,
+                1,
+                "the subject is `Fixed #N -- ...` or `Refs #N -- ...`, ending with a period",
+            )
         for line_number, line in enumerate(body, start=2):
             if len(line) > COMMIT_WIDTH:
                 find(number, line_number, f"{len(line)} > {COMMIT_WIDTH} characters")
@@ -365,8 +401,7 @@ def commit_findings(release, commits, main_commits):
             if main_sha is None:
                 find(number, 1, "no commit of the main series has this subject")
             elif last_paragraph != backport_line(main_sha):
-                find(number, len(body) + 1,
-                     f"the last paragraph is `{backport_line(main_sha)}`")
+                find(number, len(body) + 1, f"the last paragraph is `{backport_line(main_sha)}`")
     return findings
 
 
@@ -377,8 +412,9 @@ def release_note_findings(fork, release):
     """Where the release notes go: the main series adds to the next feature
     release's notes only; a backport adds one notes file of its own, which says
     that it is this patch set's change and not a Django release."""
-    changed = git(["diff", "--name-status", upstream_tag(release), "HEAD", "--",
-                   "docs/releases"], fork).splitlines()
+    changed = git(
+        ["diff", "--name-status", upstream_tag(release), "HEAD", "--", "docs/releases"], fork
+    ).splitlines()
     findings = []
     for line in changed:
         status, path = line.split("\t", 1)
@@ -388,11 +424,15 @@ def release_note_findings(fork, release):
             allowed = path == f"docs/releases/{release.stand_in}.txt" and status == "M"
             why = f"the main series' notes go to docs/releases/{release.stand_in}.txt"
         else:
-            allowed = (path == f"docs/releases/{release.version}-async-callable.txt"
-                       and status == "A"
-                       and BACKPORT_NOTES_MARK in (Path(fork) / path).read_text())
-            why = (f"a backport's notes are docs/releases/{release.version}-async-callable"
-                   f".txt, saying {BACKPORT_NOTES_MARK!r}")
+            allowed = (
+                path == f"docs/releases/{release.version}-async-callable.txt"
+                and status == "A"
+                and BACKPORT_NOTES_MARK in (Path(fork) / path).read_text()
+            )
+            why = (
+                f"a backport's notes are docs/releases/{release.version}-async-callable"
+                f".txt, saying {BACKPORT_NOTES_MARK!r}"
+            )
         if not allowed:
             findings.append(Finding("commits", path, 1, why, why))
     return findings
@@ -405,12 +445,12 @@ def format_finding(finding):
     return "\n".join(lines)
 
 
-def run_lint(manifest, series_names, workdir):
+def run_lint(manifest, series_names, workspace):
     """Lint every requested series; print a table; return the exit status."""
     releases = [manifest.release(name) for name in series_names or manifest.releases]
-    workdir = Path(workdir).absolute()
+    workdir = workspace.root
     default = manifest.main_release
-    default_fork = materialize_fork(workdir / f"fork-{default.series}", default)
+    default_fork = materialize_fork(workspace.fork(default), default)
     main_log = series_commits(default_fork, default)
     main_commits = {subject: sha for sha, subject, _ in main_log}
     # 4.2 and 5.2 ship no docs/lint.py: the newest release's rules apply to them.
@@ -420,7 +460,7 @@ def run_lint(manifest, series_names, workdir):
         if release == default:
             fork, commits, backport_of = default_fork, main_log, None
         else:
-            fork = materialize_fork(workdir / f"fork-{release.series}", release)
+            fork = materialize_fork(workspace.fork(release), release)
             commits, backport_of = series_commits(fork, release), main_commits
         own_docs_linter = fork / "docs" / "lint.py"
         docs_linter = own_docs_linter if own_docs_linter.exists() else newest_docs_linter
@@ -434,28 +474,38 @@ def run_lint(manifest, series_names, workdir):
     print("Lint: problems the patches introduce (pristine findings subtracted)")
     header = ("series", "files", *TOOLS, "pre-existing", "verdict")
     rows = [header]
-    for series, (release, new, preexisting, paths, _) in results.items():
+    for series, (_, new, preexisting, paths, _) in results.items():
         counts = collections.Counter(f.tool for f in new)
-        rows.append((series, str(len(paths)), *(str(counts[t]) for t in TOOLS),
-                     str(preexisting), "OK" if not new else "FAILED"))
+        rows.append(
+            (
+                series,
+                str(len(paths)),
+                *(str(counts[t]) for t in TOOLS),
+                str(preexisting),
+                "OK" if not new else "FAILED",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
         print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
-    for series, (release, new, _, _, versions) in results.items():
+    for series, (_, new, _, _, versions) in results.items():
         print(f"series {series}: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
         for finding in new:
             print(format_finding(finding))
-    write_evidence("lint", {
-        series: {
-            "version": release.version,
-            "files": len(paths),
-            "new": dict(collections.Counter(f.tool for f in new)),
-            "findings": [dataclasses.asdict(f) for f in new],
-            "preexisting": preexisting,
-            "tools": versions,
-        }
-        for series, (release, new, preexisting, paths, versions) in results.items()
-    })
+    write_evidence(
+        "lint",
+        {
+            series: {
+                "version": release.version,
+                "files": len(paths),
+                "new": dict(collections.Counter(f.tool for f in new)),
+                "findings": [dataclasses.asdict(f) for f in new],
+                "preexisting": preexisting,
+                "tools": versions,
+            }
+            for series, (release, new, preexisting, paths, versions) in results.items()
+        },
+    )
     ok = all(not new for _, new, _, _, _ in results.values())
     print(f"verdict: {'OK' if ok else 'FAILED'}")
     return 0 if ok else 1

@@ -8,7 +8,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from releases import OperationError, cache_dir, find_python
+from patchkit.core.errors import OperationError
+from patchkit.core.interpreters import find_python
+from patchkit.core.manifest import cache_dir
 
 
 def sdist_cache_dir():
@@ -31,9 +33,7 @@ def download_sdist(release, target_dir):
     """Download django==<version>'s sdist into target_dir with pip, by name."""
     # pip refuses a release whose Requires-Python excludes the running Python
     # (6.x needs 3.12+), so use one of the series' own interpreters when we have it.
-    python = next(
-        (found for v in release.pythons if (found := find_python(v))), None
-    )
+    python = next((found for v in release.pythons if (found := find_python(v))), None)
     command = [python or sys.executable, "-m", "pip", "download", "--no-deps"]
     command += ["--no-binary", ":all:", "--dest", str(target_dir)]
     if python is None:
@@ -75,7 +75,8 @@ def fetch_sdist(release):
         except OSError as error:
             raise OperationError(
                 f"the sdist cache {sdist_cache_dir()} cannot be written ({error.strerror})",
-                "point PATCHSET_CACHE at a writable folder, or unset it") from None
+                "point PATCHSET_CACHE at a writable folder, or unset it",
+            ) from None
         with tempfile.TemporaryDirectory(dir=sdist_cache_dir()) as scratch:
             downloaded = download_sdist(release, scratch)
             verify_sdist(downloaded, release)

@@ -10,18 +10,13 @@ import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from djangotests import (
-    RUNNER_DIR,
-    compare_outcomes,
-    create_venv,
-    install_fork,
-    run_checked,
-    summarize_outcomes,
-)
-from evidence import write_evidence
-from fork import build_reverted_tree, materialize_fork
-from fullsuite import base_python_for, outcome_counts
-from releases import SCRIPTS_DIR, OperationError, UsageError, python_version_of
+from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.evidence import write_evidence
+from patchkit.core.interpreters import check_python, python_version_of
+from patchkit.core.manifest import SCRIPTS_DIR
+from patchkit.core.runtests import RUNNER_DIR, compare_outcomes, outcome_counts, summarize_outcomes
+from patchkit.core.venvs import run_checked
+from patchkit.core.workspace import fork_interpreter, prepare_trees
 
 PACKAGES_FILE = SCRIPTS_DIR / "ecosystem.json"
 
@@ -30,8 +25,10 @@ def load_packages(names=None):
     packages = json.loads(PACKAGES_FILE.read_text())
     unknown = sorted(set(names or ()) - set(packages))
     if unknown:
-        raise UsageError(f"unknown package(s): {', '.join(unknown)}",
-                         f"use some of: {', '.join(packages)} (see {PACKAGES_FILE.name})")
+        raise UsageError(
+            f"unknown package(s): {', '.join(unknown)}",
+            f"use some of: {', '.join(packages)} (see {PACKAGES_FILE.name})",
+        )
     return {name: packages[name] for name in (names or packages)}
 
 
@@ -41,12 +38,29 @@ def fetch_package_sdist(python, name, version, dest):
     downloads = dest / "sdists"
     downloads.mkdir(parents=True, exist_ok=True)
     print(f"Downloading the sdist of {name} {version} with pip...", flush=True)
-    run_checked([python, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                 "--dest", str(downloads), f"{name}=={version}"],
-                f"downloading {name} {version}", "check that PyPI is reachable")
+    run_checked(
+        [
+            python,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--dest",
+            str(downloads),
+            f"{name}=={version}",
+        ],
+        f"downloading {name} {version}",
+        "check that PyPI is reachable",
+    )
     normalized = name.replace("-", "_").lower()
-    archive = next(path for path in downloads.glob("*.tar.gz")
-                   if path.name.lower().replace("-", "_").startswith(f"{normalized}_{version}"))
+    archive = next(
+        path
+        for path in downloads.glob("*.tar.gz")
+        if path.name.lower().replace("-", "_").startswith(f"{normalized}_{version}")
+    )
     with tarfile.open(archive) as tar:
         top = tar.getnames()[0].split("/")[0]
         if hasattr(tarfile, "data_filter"):
@@ -59,10 +73,16 @@ def fetch_package_sdist(python, name, version, dest):
 def install_package(python, source, requirements):
     # --no-deps: its dependency on Django is the fork already installed.
     print(f"Installing {source.name} and {', '.join(requirements)}...", flush=True)
-    run_checked([python, "-m", "pip", "install", "-q", "--no-deps", str(source)],
-                f"installing {source.name}", "read pip's output above")
-    run_checked([python, "-m", "pip", "install", "-q", *requirements],
-                f"installing {source.name}'s test requirements", "read pip's output above")
+    run_checked(
+        [python, "-m", "pip", "install", "-q", "--no-deps", str(source)],
+        f"installing {source.name}",
+        "read pip's output above",
+    )
+    run_checked(
+        [python, "-m", "pip", "install", "-q", *requirements],
+        f"installing {source.name}'s test requirements",
+        "read pip's output above",
+    )
 
 
 def junit_outcomes(path):
@@ -83,8 +103,13 @@ def junit_outcomes(path):
 
 
 def django_imported_from(python, env, cwd):
-    probe = subprocess.run([python, "-c", "import django; print(django.__file__)"],
-                           env=env, cwd=cwd, capture_output=True, text=True)
+    probe = subprocess.run(
+        [python, "-c", "import django; print(django.__file__)"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
     return Path(probe.stdout.strip()).parent if probe.returncode == 0 else None
 
 
@@ -95,72 +120,106 @@ def run_package_tests(python, package, source, tree, import_from_tree):
     env["PYTHONPATH"] = os.pathsep.join(paths)
     imported = django_imported_from(python, env, source)
     if imported != Path(tree) / "django":
-        raise OperationError(f"the tests would import Django from {imported}, not {tree}",
-                             "use a fresh --workdir")
+        raise OperationError(
+            f"the tests would import Django from {imported}, not {tree}", "use a fresh --workdir"
+        )
     with tempfile.TemporaryDirectory() as scratch:
         results = Path(scratch) / "results"
         env["PATCHSET_RESULTS"] = str(results)
         if package["runner"] == "django":
-            command = [python, "-m", "django", "test", "--testrunner",
-                       "patchset_recording.RecordingDiscoverRunner", *package["args"]]
+            command = [
+                python,
+                "-m",
+                "django",
+                "test",
+                "--testrunner",
+                "patchset_recording.RecordingDiscoverRunner",
+                *package["args"],
+            ]
         else:
             # -o addopts=: the package's own (coverage, ruff, ...) are not ours to run.
-            command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
-                       "addopts=", f"--junitxml={results}", *package["args"]]
+            command = [
+                python,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-o",
+                "addopts=",
+                f"--junitxml={results}",
+                *package["args"],
+            ]
         print(f"$ cd {source} && {' '.join(command)}", flush=True)
-        completed = subprocess.run(command, cwd=source, env=env, capture_output=True,
-                                   text=True)
+        completed = subprocess.run(command, cwd=source, env=env, capture_output=True, text=True)
         tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
         print("\n".join(f"  {line}" for line in tail), flush=True)
         if not results.exists():
-            raise OperationError(f"{source.name}'s tests recorded no results "
-                                 f"(exit status {completed.returncode})",
-                                 f"run the command above by hand in {source}")
+            raise OperationError(
+                f"{source.name}'s tests recorded no results (exit status {completed.returncode})",
+                f"run the command above by hand in {source}",
+            )
         if package["runner"] == "django":
             return completed.returncode, json.loads(results.read_text())
         return completed.returncode, junit_outcomes(results)
 
 
-def run_ecosystem(manifest, series, python_version, workdir, names):
+def run_ecosystem(manifest, series, python, workspace, names):
     """Each package's suite patched and pristine; print a table; return the status."""
     release = manifest.release(series)
     packages = load_packages(names)
-    workdir = Path(workdir).absolute()
-    fork = materialize_fork(workdir / "django_fork", release)
-    reverted_tree = build_reverted_tree(fork, release)
-    base = base_python_for(release, python_version)
-    version = python_version_of(base)
-    rows, summary = [], {"series": release.series, "version": release.version,
-                         "python": version, "packages": {}}
+    check_python(release, python)
+    trees = prepare_trees(release, workspace)
+    fork, reverted_tree = trees.fork, trees.reverted
+    version = None
+    rows, summary = (
+        [],
+        {"series": release.series, "version": release.version, "python": version, "packages": {}},
+    )
     for name, package in packages.items():
-        venv_python = str(create_venv(base, workdir / f"venv-{name}-py{version}").absolute())
-        install_fork(venv_python, fork)
-        source = fetch_package_sdist(venv_python, name, package["version"],
-                                     workdir / "packages")
+        venv_python = fork_interpreter(release, workspace, fork, python, name)
+        version = summary["python"] = python_version_of(venv_python)
+        source = fetch_package_sdist(
+            venv_python, name, package["version"], workspace.root / "packages"
+        )
         install_package(venv_python, source, package["test_requirements"])
         print(f"{name}: patched tree...", flush=True)
         patched_status, patched = run_package_tests(venv_python, package, source, fork, False)
         print(f"{name}: pristine {release.base_name}...", flush=True)
-        pristine_status, pristine = run_package_tests(venv_python, package, source,
-                                                      reverted_tree, True)
+        pristine_status, pristine = run_package_tests(
+            venv_python, package, source, reverted_tree, True
+        )
         comparison = compare_outcomes(set(), patched, pristine)
-        newly_failing = [test_id for test_id, before, after, _ in comparison.violations
-                         if after in ("fail", "error", "missing")]
-        rows.append((name, package["version"], summarize_outcomes(pristine),
-                     summarize_outcomes(patched), comparison))
+        newly_failing = [
+            test_id
+            for test_id, before, after, _ in comparison.violations
+            if after in ("fail", "error", "missing")
+        ]
+        rows.append(
+            (
+                name,
+                package["version"],
+                summarize_outcomes(pristine),
+                summarize_outcomes(patched),
+                comparison,
+            )
+        )
         summary["packages"][name] = {
             "version": package["version"],
             "tests": len(patched),
             "pristine": outcome_counts(pristine),
             "patched": outcome_counts(patched),
             "status": {"pristine": pristine_status, "patched": patched_status},
-            "differing": [{"test": t, "pristine": b, "patched": a}
-                          for t, b, a, _ in comparison.violations],
+            "differing": [
+                {"test": t, "pristine": b, "patched": a} for t, b, a, _ in comparison.violations
+            ],
             "new_failures": newly_failing,
         }
     print()
-    print(f"Ecosystem: each package's own tests on series {release.series} vs "
-          f"Django {release.version}, Python {version}")
+    print(
+        f"Ecosystem: each package's own tests on series {release.series} vs "
+        f"Django {release.version}, Python {version}"
+    )
     for name, pinned, pristine_counts, patched_counts, comparison in rows:
         print(f"  {name} {pinned}")
         print(f"    pristine: {pristine_counts}")
@@ -168,8 +227,9 @@ def run_ecosystem(manifest, series, python_version, workdir, names):
         print(f"    outcomes that differ: {len(comparison.violations)}")
         for test_id, before, after, _ in comparison.violations:
             print(f"      {test_id}: pristine {before}, patched {after}")
-    ok = all(not entry["new_failures"] and entry["tests"]
-             for entry in summary["packages"].values())
+    ok = all(
+        not entry["new_failures"] and entry["tests"] for entry in summary["packages"].values()
+    )
     path = write_evidence(f"ecosystem-{release.series}", summary)
     print(f"Summary written to {path}")
     print(f"verdict: {'OK' if ok else 'FAILED'} (no new failure)")

@@ -14,11 +14,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from fork import build_reverted_tree, materialize_fork
-from redgreen import fork_dir, interpreter_for, selected_pythons
-from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, UsageError, python_version_of
+from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.interpreters import python_version_of, selected_pythons
+from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
+from patchkit.core.workspace import fork_interpreter, prepare
 
-WORKER = SCRIPTS_DIR / "payloads" / "bench_worker" / "run_bench.py"
+WORKER = PAYLOADS_DIR / "bench_worker" / "run_bench.py"
 DEFAULT_WORKDIR = PROJECT_DIR / ".bench"
 DEFAULT_MARKDOWN = PROJECT_DIR / "BENCHMARKS.md"
 SCENARIOS = ("wsgi_sync_view", "asgi_async_view", "asgi_async_middleware")
@@ -71,16 +72,36 @@ class Sizes:
     callgrind_calls: int  # calls counted for what one more Python call costs
 
 
-FULL = Sizes(pairs=5, requests=300, repeats=5, warmup=100, builds=100,
-             detect_number=100000, detect_repeats=15, callgrind_requests=10,
-             callgrind_warmup=5, callgrind_wsgi_requests=100,
-             callgrind_wsgi_warmup=200, callgrind_layouts=5,
-             callgrind_calls=2000)
-QUICK = Sizes(pairs=2, requests=20, repeats=2, warmup=10, builds=10,
-              detect_number=2000, detect_repeats=2, callgrind_requests=2,
-              callgrind_warmup=2, callgrind_wsgi_requests=5,
-              callgrind_wsgi_warmup=5, callgrind_layouts=2,
-              callgrind_calls=50)
+FULL = Sizes(
+    pairs=5,
+    requests=300,
+    repeats=5,
+    warmup=100,
+    builds=100,
+    detect_number=100000,
+    detect_repeats=15,
+    callgrind_requests=10,
+    callgrind_warmup=5,
+    callgrind_wsgi_requests=100,
+    callgrind_wsgi_warmup=200,
+    callgrind_layouts=5,
+    callgrind_calls=2000,
+)
+QUICK = Sizes(
+    pairs=2,
+    requests=20,
+    repeats=2,
+    warmup=10,
+    builds=10,
+    detect_number=2000,
+    detect_repeats=2,
+    callgrind_requests=2,
+    callgrind_warmup=2,
+    callgrind_wsgi_requests=5,
+    callgrind_wsgi_warmup=5,
+    callgrind_layouts=2,
+    callgrind_calls=50,
+)
 
 
 # Statistics -------------------------------------------------------------------
@@ -118,12 +139,29 @@ def worker_env(tree, mark_async_middleware):
 
 def worker_options(mode, sizes):
     if mode == "timing":
-        return ["--requests", sizes.requests, "--repeats", sizes.repeats,
-                "--warmup", sizes.warmup, "--builds", sizes.builds]
+        return [
+            "--requests",
+            sizes.requests,
+            "--repeats",
+            sizes.repeats,
+            "--warmup",
+            sizes.warmup,
+            "--builds",
+            sizes.builds,
+        ]
     if mode == "callgrind":
-        return ["--requests", sizes.callgrind_requests, "--warmup", sizes.callgrind_warmup,
-                "--wsgi-requests", sizes.callgrind_wsgi_requests,
-                "--wsgi-warmup", sizes.callgrind_wsgi_warmup, "--calls", sizes.callgrind_calls]
+        return [
+            "--requests",
+            sizes.callgrind_requests,
+            "--warmup",
+            sizes.callgrind_warmup,
+            "--wsgi-requests",
+            sizes.callgrind_wsgi_requests,
+            "--wsgi-warmup",
+            sizes.callgrind_wsgi_warmup,
+            "--calls",
+            sizes.callgrind_calls,
+        ]
     if mode == "hops":
         return ["--requests", sizes.requests, "--warmup", sizes.warmup]
     return ["--number", sizes.detect_number, "--repeats", sizes.detect_repeats]
@@ -132,8 +170,16 @@ def worker_options(mode, sizes):
 def run_worker(python, tree, tree_name, mode, sizes, scratch, prefix=(), layout=0):
     """Run the worker in one process; return its report, checked to come from tree."""
     output = Path(tempfile.mkstemp(suffix=".json", dir=scratch)[1])
-    command = [*prefix, str(python), str(WORKER), mode, str(output),
-               *map(str, worker_options(mode, sizes)), "--layout", str(layout)]
+    command = [
+        *prefix,
+        str(python),
+        str(WORKER),
+        mode,
+        str(output),
+        *map(str, worker_options(mode, sizes)),
+        "--layout",
+        str(layout),
+    ]
     env = worker_env(tree, mark_async_middleware=(tree_name != "patched"))
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     if completed.returncode != 0 or not output.stat().st_size:
@@ -168,9 +214,14 @@ def valgrind_version(valgrind):
 
 
 def callgrind_prefix(valgrind, out_file):
-    return [valgrind, "--tool=callgrind", "--quiet",
-            f"--zero-before={ZERO_MARKER}", f"--dump-before={DUMP_MARKER}",
-            f"--callgrind-out-file={out_file}"]
+    return [
+        valgrind,
+        "--tool=callgrind",
+        "--quiet",
+        f"--zero-before={ZERO_MARKER}",
+        f"--dump-before={DUMP_MARKER}",
+        f"--callgrind-out-file={out_file}",
+    ]
 
 
 def read_callgrind_summary(path):
@@ -187,8 +238,9 @@ def instructions_per_request(out_file, order, requests):
     for number, scenario in enumerate(order, start=1):
         dump = Path(f"{out_file}.{number}")
         if not dump.exists():
-            raise OperationError(f"callgrind wrote no {dump}",
-                                 f"the marker {DUMP_MARKER} was not reached")
+            raise OperationError(
+                f"callgrind wrote no {dump}", f"the marker {DUMP_MARKER} was not reached"
+            )
         counts[scenario] = read_callgrind_summary(dump) / requests[scenario]
     return counts
 
@@ -236,11 +288,22 @@ def measure_callgrind(series, python, trees, sizes, scratch, valgrind):
     counts = {name: [] for name in CALLGRIND_TREES}
     for layout in range(sizes.callgrind_layouts):
         for name in CALLGRIND_TREES:
-            print(f"  {series}: callgrind layout {layout + 1}/{sizes.callgrind_layouts}: "
-                  f"{name} (slow: everything runs under valgrind)", flush=True)
+            print(
+                f"  {series}: callgrind layout {layout + 1}/{sizes.callgrind_layouts}: "
+                f"{name} (slow: everything runs under valgrind)",
+                flush=True,
+            )
             out_file = Path(scratch) / f"callgrind-{name}-{layout}.out"
-            report = run_worker(python, trees[name], name, "callgrind", sizes, scratch,
-                                prefix=callgrind_prefix(valgrind, out_file), layout=layout)
+            report = run_worker(
+                python,
+                trees[name],
+                name,
+                "callgrind",
+                sizes,
+                scratch,
+                prefix=callgrind_prefix(valgrind, out_file),
+                layout=layout,
+            )
             order, requests = report["results"]["order"], report["results"]["requests"]
             counts[name].append(instructions_per_request(out_file, order, requests))
     return counts
@@ -248,37 +311,58 @@ def measure_callgrind(series, python, trees, sizes, scratch, valgrind):
 
 def measure_hops(series, python, trees, sizes, scratch):
     print(f"  {series}: thread hops", flush=True)
-    return {name: run_worker(python, trees[name], name, "hops", sizes, scratch)["results"]
-            for name in TREES}
+    return {
+        name: run_worker(python, trees[name], name, "hops", sizes, scratch)["results"]
+        for name in TREES
+    }
 
 
-def measure_detection(release, pythons, workdir, fork, sizes, scratch):
+def measure_detection(release, pythons, workspace, fork, sizes, scratch):
     detection = {}
     for version in pythons:
-        interpreter = interpreter_for(version, release, workdir, fork)
+        interpreter = fork_interpreter(release, workspace, fork, version)
         print(f"  {release.series}: detection on Python {version}", flush=True)
         report = run_worker(interpreter, fork, "patched", "detect", sizes, scratch)
         detection[report["python"]] = report["results"]
     return detection
 
 
-def measure_series(release, python_version, detect_pythons, workdir, sizes, valgrind):
-    fork = materialize_fork(fork_dir(workdir, release), release)
-    trees = {"pristine": build_reverted_tree(fork, release), "patched": fork}
-    python = interpreter_for(python_version, release, workdir, fork)
-    print(f"Benchmarking series {release.series} ({release.base_name}) "
-          f"on Python {python_version_of(python)}...", flush=True)
+def measure_series(release, python_version, detect_pythons, workspace, sizes, valgrind):
+    prepared, python = prepare(release, workspace, python_version)
+    fork = prepared.fork
+    trees = {"pristine": prepared.reverted, "patched": fork}
+    print(
+        f"Benchmarking series {release.series} ({release.base_name}) "
+        f"on Python {python_version_of(python)}...",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as scratch:
         timing = measure_timing(release.series, python, trees, sizes, scratch)
         hops = measure_hops(release.series, python, trees, sizes, scratch)
-        callgrind = (measure_callgrind(release.series, python, trees, sizes, scratch, valgrind)
-                     if valgrind else {})
-        detection = measure_detection(release, detect_pythons, workdir, fork, sizes, scratch)
-        versions = run_worker(python, fork, "patched", "detect",
-                              dataclasses.replace(sizes, detect_number=1, detect_repeats=1),
-                              scratch)
-    return SeriesResult(release.series, release.version, versions["python"],
-                        versions["asgiref_version"], timing, callgrind, hops, detection)
+        callgrind = (
+            measure_callgrind(release.series, python, trees, sizes, scratch, valgrind)
+            if valgrind
+            else {}
+        )
+        detection = measure_detection(release, detect_pythons, workspace, fork, sizes, scratch)
+        versions = run_worker(
+            python,
+            fork,
+            "patched",
+            "detect",
+            dataclasses.replace(sizes, detect_number=1, detect_repeats=1),
+            scratch,
+        )
+    return SeriesResult(
+        release.series,
+        release.version,
+        versions["python"],
+        versions["asgiref_version"],
+        timing,
+        callgrind,
+        hops,
+        detection,
+    )
 
 
 # Tables -----------------------------------------------------------------------
@@ -288,8 +372,7 @@ def format_table(header, rows):
     """Rows as a Markdown table, columns padded so it also reads as plain text."""
     rows = [tuple(map(str, row)) for row in [header, *rows]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |"
-             for row in rows]
+    lines = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
@@ -301,14 +384,19 @@ def verdict(ok):
 def per_request_rows(result):
     rows = []
     for scenario in SCENARIOS:
-        times = {name: [r[scenario]["ns_per_request"] for r in result.timing[name]]
-                 for name in TREES}
+        times = {
+            name: [r[scenario]["ns_per_request"] for r in result.timing[name]] for name in TREES
+        }
         pair_ratios = [ratio(b, a) for a, b in zip(times["pristine"], times["patched"])]
-        row = [result.series, result.python, SCENARIO_TITLES[scenario],
-               f"{median(times['pristine']) / 1000:.1f}",
-               f"{median(times['patched']) / 1000:.1f}",
-               f"{ratio(median(times['patched']), median(times['pristine'])):.3f} "
-               f"({min(pair_ratios):.3f}-{max(pair_ratios):.3f})"]
+        row = [
+            result.series,
+            result.python,
+            SCENARIO_TITLES[scenario],
+            f"{median(times['pristine']) / 1000:.1f}",
+            f"{median(times['patched']) / 1000:.1f}",
+            f"{ratio(median(times['patched']), median(times['pristine'])):.3f} "
+            f"({min(pair_ratios):.3f}-{max(pair_ratios):.3f})",
+        ]
         row += instruction_cells(result, scenario)
         rows.append(row)
     return rows
@@ -317,24 +405,31 @@ def per_request_rows(result):
 def instruction_cells(result, scenario):
     if not result.callgrind:
         return ["-", "-", "-", "-", "-", "-", "not measured"]
-    layouts = {name: [run[scenario] for run in result.callgrind[name]]
-               for name in CALLGRIND_TREES}
+    layouts = {name: [run[scenario] for run in result.callgrind[name]] for name in CALLGRIND_TREES}
     instructions = {name: median(values) for name, values in layouts.items()}
     instruction_ratio = ratio(instructions["patched"], instructions["pristine"])
     null_ratio = ratio(instructions["null"], instructions["pristine"])
-    one_call = ratio(instructions["pristine"] + one_call_instructions(result),
-                     instructions["pristine"])
+    one_call = ratio(
+        instructions["pristine"] + one_call_instructions(result), instructions["pristine"]
+    )
     spread = layout_spread({name: layouts[name] for name in TREES})
-    return [f"{instructions['pristine']:,.0f}", f"{instructions['patched']:,.0f}",
-            f"{instruction_ratio:.5f}", spread, f"{null_ratio:.5f}", f"{one_call:.5f}",
-            verdict(meets(one_call, ONE_CALL_TARGET))]
+    return [
+        f"{instructions['pristine']:,.0f}",
+        f"{instructions['patched']:,.0f}",
+        f"{instruction_ratio:.5f}",
+        spread,
+        f"{null_ratio:.5f}",
+        f"{one_call:.5f}",
+        verdict(meets(one_call, ONE_CALL_TARGET)),
+    ]
 
 
 def one_call_instructions(result):
     """Instructions one more Python call adds where the handler asks about the
     view (median over every callgrind run of both trees)."""
-    return median([run["call_only"] - run["call_bare"]
-                   for name in TREES for run in result.callgrind[name]])
+    return median(
+        [run["call_only"] - run["call_bare"] for name in TREES for run in result.callgrind[name]]
+    )
 
 
 def layout_spread(layouts):
@@ -345,9 +440,18 @@ def layout_spread(layouts):
 
 
 PER_REQUEST_HEADER = (
-    "series", "Python", "scenario", "pristine µs", "patched µs",
-    "time ratio (pairs' range)", "pristine instr/req", "patched instr/req",
-    "instr ratio", "layouts' spread", "null change's ratio", "one call's ratio",
+    "series",
+    "Python",
+    "scenario",
+    "pristine µs",
+    "patched µs",
+    "time ratio (pairs' range)",
+    "pristine instr/req",
+    "patched instr/req",
+    "instr ratio",
+    "layouts' spread",
+    "null change's ratio",
+    "one call's ratio",
     f"one call ≤ {ONE_CALL_TARGET}",
 )
 
@@ -355,11 +459,20 @@ PER_REQUEST_HEADER = (
 def chain_build_rows(result):
     rows = []
     for scenario in SCENARIOS:
-        builds = {name: median([r[scenario]["chain_build_ns"] for r in result.timing[name]])
-                  for name in TREES}
-        rows.append([result.series, result.python, SCENARIO_TITLES[scenario],
-                     f"{builds['pristine'] / 1000:.1f}", f"{builds['patched'] / 1000:.1f}",
-                     f"{ratio(builds['patched'], builds['pristine']):.3f}"])
+        builds = {
+            name: median([r[scenario]["chain_build_ns"] for r in result.timing[name]])
+            for name in TREES
+        }
+        rows.append(
+            [
+                result.series,
+                result.python,
+                SCENARIO_TITLES[scenario],
+                f"{builds['pristine'] / 1000:.1f}",
+                f"{builds['patched'] / 1000:.1f}",
+                f"{ratio(builds['patched'], builds['pristine']):.3f}",
+            ]
+        )
     return rows
 
 
@@ -370,51 +483,82 @@ HOP_KINDS = ("sync_to_async", "async_to_sync")
 
 
 def hops_equal(result, scenario):
-    return all(result.hops["pristine"][scenario][kind]
-               == result.hops["patched"][scenario][kind] for kind in HOP_KINDS)
+    return all(
+        result.hops["pristine"][scenario][kind] == result.hops["patched"][scenario][kind]
+        for kind in HOP_KINDS
+    )
 
 
 def hop_rows(result):
     def cell(hops):
         return f"{hops['sync_to_async']:g} / {hops['async_to_sync']:g}"
 
-    return [[result.series, result.python, SCENARIO_TITLES[scenario],
-             cell(result.hops["pristine"][scenario]), cell(result.hops["patched"][scenario]),
-             "yes" if hops_equal(result, scenario) else "NO"]
-            for scenario in SCENARIOS]
+    return [
+        [
+            result.series,
+            result.python,
+            SCENARIO_TITLES[scenario],
+            cell(result.hops["pristine"][scenario]),
+            cell(result.hops["patched"][scenario]),
+            "yes" if hops_equal(result, scenario) else "NO",
+        ]
+        for scenario in SCENARIOS
+    ]
 
 
-HOPS_HEADER = ("series", "Python", "scenario", "pristine (marked) s2a / a2s",
-               "patched (unmarked) s2a / a2s", "equal")
+HOPS_HEADER = (
+    "series",
+    "Python",
+    "scenario",
+    "pristine (marked) s2a / a2s",
+    "patched (unmarked) s2a / a2s",
+    "equal",
+)
 
 
 def python_call_changes(result, scenario):
     """{function: patched minus pristine calls per request}, for those that differ."""
     before = result.hops["pristine"][scenario]["python_calls"]
     after = result.hops["patched"][scenario]["python_calls"]
-    changes = {function: after.get(function, 0) - before.get(function, 0)
-               for function in {*before, *after}}
+    changes = {
+        function: after.get(function, 0) - before.get(function, 0)
+        for function in {*before, *after}
+    }
     return {function: change for function, change in sorted(changes.items()) if change}
 
 
 def python_call_rows(result):
     rows = []
     for scenario in SCENARIOS:
-        totals = [sum(result.hops[name][scenario]["python_calls"].values())
-                  for name in TREES]
+        totals = [sum(result.hops[name][scenario]["python_calls"].values()) for name in TREES]
         changes = python_call_changes(result, scenario)
         extra = {function.split(" ")[0]: change for function, change in changes.items()}
-        rows.append([result.series, result.python, SCENARIO_TITLES[scenario],
-                     f"{totals[0]:g}", f"{totals[1]:g}", f"{totals[1] - totals[0]:+g}",
-                     ", ".join(f"{change:+g} {function}"
-                               for function, change in changes.items()) or "none",
-                     verdict(extra == EXTRA_CALLS_TARGET)])
+        rows.append(
+            [
+                result.series,
+                result.python,
+                SCENARIO_TITLES[scenario],
+                f"{totals[0]:g}",
+                f"{totals[1]:g}",
+                f"{totals[1] - totals[0]:+g}",
+                ", ".join(f"{change:+g} {function}" for function, change in changes.items())
+                or "none",
+                verdict(extra == EXTRA_CALLS_TARGET),
+            ]
+        )
     return rows
 
 
-PYTHON_CALLS_HEADER = ("series", "Python", "scenario", "pristine calls/req",
-                       "patched calls/req", "difference", "functions whose calls differ",
-                       "+1 call, nothing else")
+PYTHON_CALLS_HEADER = (
+    "series",
+    "Python",
+    "scenario",
+    "pristine calls/req",
+    "patched calls/req",
+    "difference",
+    "functions whose calls differ",
+    "+1 call, nothing else",
+)
 
 
 def detection_rows(result):
@@ -423,19 +567,38 @@ def detection_rows(result):
         for case, figures in cases.items():
             case_ratio = ratio(figures["helper_ns"], figures["baseline_ns"])
             floor = ratio(figures["call_only_ns"], figures["baseline_ns"])
-            target = (verdict(meets(case_ratio, floor + DETECTION_MARGIN))
-                      if case in DETECTION_TARGET_CASES else "-")
-            rows.append([result.series, python, case, f"{figures['baseline_ns']:.0f}",
-                         f"{figures['helper_ns']:.0f}", f"{case_ratio:.3f}",
-                         f"{floor:.3f}",
-                         f"{figures['baseline_result']} / {figures['helper_result']}",
-                         target])
+            target = (
+                verdict(meets(case_ratio, floor + DETECTION_MARGIN))
+                if case in DETECTION_TARGET_CASES
+                else "-"
+            )
+            rows.append(
+                [
+                    result.series,
+                    python,
+                    case,
+                    f"{figures['baseline_ns']:.0f}",
+                    f"{figures['helper_ns']:.0f}",
+                    f"{case_ratio:.3f}",
+                    f"{floor:.3f}",
+                    f"{figures['baseline_result']} / {figures['helper_result']}",
+                    target,
+                ]
+            )
     return rows
 
 
-DETECTION_HEADER = ("series", "Python", "object", "iscoroutinefunction ns",
-                    "is_coroutine_callable ns", "ratio", "call-only ratio",
-                    "answers (iscf / helper)", f"≤ call-only + {DETECTION_MARGIN}")
+DETECTION_HEADER = (
+    "series",
+    "Python",
+    "object",
+    "iscoroutinefunction ns",
+    "is_coroutine_callable ns",
+    "ratio",
+    "call-only ratio",
+    "answers (iscf / helper)",
+    f"≤ call-only + {DETECTION_MARGIN}",
+)
 
 
 def missed_targets(results):
@@ -444,26 +607,33 @@ def missed_targets(results):
         for row in per_request_rows(result):
             cell = dict(zip(PER_REQUEST_HEADER, row))
             if row[-1] == "MISSED":
-                spread, null, one_call = (cell[name] for name in (
-                    "layouts' spread", "null change's ratio", "one call's ratio"))
-                missed.append(f"{row[0]} {cell['scenario']}: one Python call's ratio "
-                              f"{one_call} > {ONE_CALL_TARGET} (instructions ratio "
-                              f"{cell['instr ratio']}, layouts' spread {spread}, null "
-                              f"change's ratio {null})")
+                spread, null, one_call = (
+                    cell[name]
+                    for name in ("layouts' spread", "null change's ratio", "one call's ratio")
+                )
+                missed.append(
+                    f"{row[0]} {cell['scenario']}: one Python call's ratio "
+                    f"{one_call} > {ONE_CALL_TARGET} (instructions ratio "
+                    f"{cell['instr ratio']}, layouts' spread {spread}, null "
+                    f"change's ratio {null})"
+                )
         for row in detection_rows(result):
             cell = dict(zip(DETECTION_HEADER, row))
             if row[-1] == "MISSED":
-                missed.append(f"{row[0]} Python {row[1]} {cell['object']}: detection "
-                              f"ratio {cell['ratio']} > call-only ratio "
-                              f"{cell['call-only ratio']} + {DETECTION_MARGIN}")
+                missed.append(
+                    f"{row[0]} Python {row[1]} {cell['object']}: detection "
+                    f"ratio {cell['ratio']} > call-only ratio "
+                    f"{cell['call-only ratio']} + {DETECTION_MARGIN}"
+                )
         for row in python_call_rows(result):
             if row[-1] == "MISSED":
-                missed.append(f"{row[0]} {row[2]}: Python calls per request differ by "
-                              f"{row[6]}, not +1 is_coroutine_callable")
+                missed.append(
+                    f"{row[0]} {row[2]}: Python calls per request differ by "
+                    f"{row[6]}, not +1 is_coroutine_callable"
+                )
         for scenario in SCENARIOS:
             if not hops_equal(result, scenario):
-                missed.append(f"{result.series} {SCENARIO_TITLES[scenario]}: "
-                              "thread hops differ")
+                missed.append(f"{result.series} {SCENARIO_TITLES[scenario]}: thread hops differ")
     return missed
 
 
@@ -472,18 +642,27 @@ def results_tables(results):
         rows = [row for result in results for row in row_function(result)]
         return f"## {title}\n\n{format_table(header, rows)}\n"
 
-    return "\n".join([
-        section("Per request (median of the processes; instructions from callgrind)",
-                PER_REQUEST_HEADER, per_request_rows),
-        section("Detection cost (best batch, patched tree)", DETECTION_HEADER,
-                detection_rows),
-        section("Middleware chain build, load_middleware() (median)",
-                CHAIN_BUILD_HEADER, chain_build_rows),
-        section("Thread hops per request (sync_to_async / async_to_sync calls)",
-                HOPS_HEADER, hop_rows),
-        section("Python function calls per request", PYTHON_CALLS_HEADER,
-                python_call_rows),
-    ])
+    return "\n".join(
+        [
+            section(
+                "Per request (median of the processes; instructions from callgrind)",
+                PER_REQUEST_HEADER,
+                per_request_rows,
+            ),
+            section("Detection cost (best batch, patched tree)", DETECTION_HEADER, detection_rows),
+            section(
+                "Middleware chain build, load_middleware() (median)",
+                CHAIN_BUILD_HEADER,
+                chain_build_rows,
+            ),
+            section(
+                "Thread hops per request (sync_to_async / async_to_sync calls)",
+                HOPS_HEADER,
+                hop_rows,
+            ),
+            section("Python function calls per request", PYTHON_CALLS_HEADER, python_call_rows),
+        ]
+    )
 
 
 def summary_text(results):
@@ -520,9 +699,11 @@ def version_lines(results):
     lines = []
     for result in results:
         pythons = ", ".join(result.detection) or result.python
-        lines.append(f"- series {result.series}: Django {result.version}, per-request "
-                     f"Python {result.python}, detection Python {pythons}, "
-                     f"asgiref {result.asgiref}")
+        lines.append(
+            f"- series {result.series}: Django {result.version}, per-request "
+            f"Python {result.python}, detection Python {pythons}, "
+            f"asgiref {result.asgiref}"
+        )
     return lines
 
 
@@ -561,7 +742,8 @@ Generated by `{command}`; regenerate it the same way, never edit it by hand.
 - Memory layout: a count repeats exactly only for one layout of the process.
   CPython's method cache is indexed by the address of the name looked up, so
   where Django's objects land decides how many lookups miss it, and the same
-  code's count moves from one layout to another by more than the target. Each tree therefore runs in {sizes.callgrind_layouts} layouts (the worker
+  code's count moves from one layout to another by more than the target. Each tree
+  therefore runs in {sizes.callgrind_layouts} layouts (the worker
   first allocates 0, 1009, 2018, ... objects of mixed sizes and keeps them), the
   trees alternating; a tree's figure is the median of its layouts, and "layouts'
   spread" is how far one tree's layouts are apart (the wider of the two trees):
@@ -609,19 +791,21 @@ Generated by `{command}`; regenerate it the same way, never edit it by hand.
 
 
 def markdown_report(results, sizes, valgrind_text, command, load):
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join([
-        "# Benchmarks: patched vs pristine Django",
-        "",
-        f"Measured {date}.",
-        "",
-        *machine_lines(valgrind_text, load),
-        *version_lines(results),
-        "",
-        method_text(sizes, command),
-        results_tables(results),
-        summary_text(results),
-    ])
+    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join(
+        [
+            "# Benchmarks: patched vs pristine Django",
+            "",
+            f"Measured {date}.",
+            "",
+            *machine_lines(valgrind_text, load),
+            *version_lines(results),
+            "",
+            method_text(sizes, command),
+            results_tables(results),
+            summary_text(results),
+        ]
+    )
 
 
 # Entry point ------------------------------------------------------------------
@@ -655,8 +839,7 @@ def command_line(series_names, python, quick, callgrind, jobs):
     return " ".join(parts)
 
 
-def run_bench(manifest, series_names, python, workdir, quick, callgrind, markdown,
-              jobs=1):
+def run_bench(manifest, series_names, python, workspace, quick, callgrind, markdown, jobs=1):
     """Measure each series, print the tables, write markdown (a path or None);
     return 1 if the thread hops differ, else 0 (missed targets are reported)."""
     releases = [manifest.release(name) for name in series_names or manifest.releases]
@@ -667,18 +850,25 @@ def run_bench(manifest, series_names, python, workdir, quick, callgrind, markdow
     sizes = QUICK if quick else FULL
     load_at_start = os.getloadavg()[0]
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as executor:
-        futures = [executor.submit(measure_series, release, request_python, detect_pythons,
-                                   workdir, sizes, valgrind)
-                   for release, request_python, detect_pythons in plans]
+        futures = [
+            executor.submit(
+                measure_series, release, request_python, detect_pythons, workspace, sizes, valgrind
+            )
+            for release, request_python, detect_pythons in plans
+        ]
         results = [future.result() for future in futures]
     print()
     print(results_tables(results))
     print(summary_text(results))
     if markdown:
         command = command_line(series_names, python, quick, callgrind, jobs)
-        text = markdown_report(results, sizes,
-                               valgrind_version(valgrind) if valgrind else "", command,
-                               (load_at_start, os.getloadavg()[0]))
+        text = markdown_report(
+            results,
+            sizes,
+            valgrind_version(valgrind) if valgrind else "",
+            command,
+            (load_at_start, os.getloadavg()[0]),
+        )
         Path(markdown).write_text(text)
         print(f"Wrote {markdown}")
     hops_differ = any(not hops_equal(r, s) for r in results for s in SCENARIOS)

@@ -11,11 +11,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from fork import build_reverted_tree, materialize_fork, series_patch_files
-from redgreen import fork_dir, interpreter_for
-from releases import SCRIPTS_DIR, OperationError, UsageError
+from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.fork import series_topics
+from patchkit.core.manifest import PAYLOADS_DIR
+from patchkit.core.workspace import prepare
 
-WORKER_DIR = SCRIPTS_DIR / "payloads" / "explorer_worker"
+WORKER_DIR = PAYLOADS_DIR / "explorer_worker"
 HANDLERS = ("wsgi", "asgi")
 SEED = 34328
 CI_CHAINS = 2000
@@ -52,26 +53,18 @@ MISDECLARED = (
 
 
 # Patch subjects ("Made handlers detect ...") and what they bring into the checks.
-SUBJECT_TOPICS = {"handlers": {"middleware", "views"}, "signals": {"signals"}}
-
-
-def series_topics(release):
-    """What the series' patches cover, from their subjects."""
-    topics = set()
-    for patch in series_patch_files(release):
-        subject = next((line for line in patch.read_text().splitlines()
-                        if line.startswith("Subject:")), "")
-        for word, covered in SUBJECT_TOPICS.items():
-            if f"Made {word} detect" in subject:
-                topics |= covered
-    return topics
-
-
 # Kinds and views the unpatched releases already handle: every other drawn chain is
 # made of these only, so that many chains work on pristine and the differential
 # (identical behaviour patched) has plenty to compare.
-PRISTINE_SAFE_KINDS = ["mixin", "sync_fn", "async_fn", "both_fn", "async_marked",
-                       "hybrid", "factory_partial"]
+PRISTINE_SAFE_KINDS = [
+    "mixin",
+    "sync_fn",
+    "async_fn",
+    "both_fn",
+    "async_marked",
+    "hybrid",
+    "factory_partial",
+]
 
 
 def generate_cases(chains_per_handler, seed=SEED, kinds=KINDS, views=VIEWS):
@@ -89,10 +82,8 @@ def generate_cases(chains_per_handler, seed=SEED, kinds=KINDS, views=VIEWS):
     safe_views = [view for view in views if view in VIEWS]
     while len(combos) < chains_per_handler:
         length = rng.randint(EXHAUSTIVE_LENGTH + 1, MAX_LENGTH)
-        kinds_now, views_now = ((safe_kinds, safe_views) if len(combos) % 2
-                                else (kinds, views))
-        combo = (tuple(rng.choice(kinds_now) for _ in range(length)),
-                 rng.choice(views_now))
+        kinds_now, views_now = (safe_kinds, safe_views) if len(combos) % 2 else (kinds, views)
+        combo = (tuple(rng.choice(kinds_now) for _ in range(length)), rng.choice(views_now))
         if combo not in seen:
             seen.add(combo)
             combos.append(combo)
@@ -176,8 +167,11 @@ def patched_problem(case, result, flags):
 def works(case, result):
     """The chain returned the view's own response without any warning; a 500
     means Django converted an exception the chain raised."""
-    return (result["outcome"] == "ok" and not result["warnings"]
-            and (result["status"], result["body"]) == (200, expected_body(case)))
+    return (
+        result["outcome"] == "ok"
+        and not result["warnings"]
+        and (result["status"], result["body"]) == (200, expected_body(case))
+    )
 
 
 def observable(result):
@@ -219,8 +213,13 @@ def compare_reports(cases, pristine, patched, flags):
             not works(case, after) or observable(before) != observable(after)
         ):
             tally.changed_while_working += 1
-            offenders.append((case, "changed while working: pristine "
-                              f"{observable(before)}, patched {observable(after)}"))
+            offenders.append(
+                (
+                    case,
+                    "changed while working: pristine "
+                    f"{observable(before)}, patched {observable(after)}",
+                )
+            )
         elif not before_ok and problem is None:
             if after["outcome"] == "ok":
                 tally.fixed += 1
@@ -239,18 +238,22 @@ def format_tallies(tallies, title):
         ("fixed", "fixed"),
         ("now load-time error", "now_load_error"),
     ]
-    total = Tally(**{
-        field.name: sum(getattr(t, field.name) for t in tallies.values())
-        for field in dataclasses.fields(Tally)
-    })
+    total = Tally(
+        **{
+            field.name: sum(getattr(t, field.name) for t in tallies.values())
+            for field in dataclasses.fields(Tally)
+        }
+    )
     rows = [("handler", *(label for label, _ in columns))]
     for handler, tally in [*tallies.items(), ("total", total)]:
         rows.append((handler, *(str(getattr(tally, name)) for _, name in columns)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"Chain explorer: {title}"]
-    lines += ["  " + "  ".join(v.rjust(w) if i else v.ljust(w)
-                               for i, (v, w) in enumerate(zip(row, widths)))
-              for row in rows]
+    lines += [
+        "  "
+        + "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths)))
+        for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -263,11 +266,16 @@ def worker_env(tree):
 
 
 def start_worker(python, tree, cases_path, results_path, log_path):
-    command = [str(python), str(WORKER_DIR / "explore_chains.py"),
-               str(cases_path), str(results_path)]
+    command = [
+        str(python),
+        str(WORKER_DIR / "explore_chains.py"),
+        str(cases_path),
+        str(results_path),
+    ]
     log = open(log_path, "w")
-    return subprocess.Popen(command, env=worker_env(tree), stdout=log,
-                            stderr=subprocess.STDOUT), log
+    return subprocess.Popen(
+        command, env=worker_env(tree), stdout=log, stderr=subprocess.STDOUT
+    ), log
 
 
 def read_report(results_path, tree, name, log_path):
@@ -286,14 +294,16 @@ def read_report(results_path, tree, name, log_path):
     return report
 
 
-def run_both(python, trees, cases, scratch):
+def run_chains_side_by_side(python, trees, cases, scratch):
     """Run the cases in one process per tree, side by side; return the reports."""
     cases_path = Path(scratch) / "cases.json"
     cases_path.write_text(json.dumps(cases))
     running = {}
     for name, tree in trees.items():
-        print(f"Running {len(cases)} chains with the {name} django ({tree / 'django'})...",
-              flush=True)
+        print(
+            f"Running {len(cases)} chains with the {name} django ({tree / 'django'})...",
+            flush=True,
+        )
         results_path, log_path = Path(scratch) / f"{name}.json", Path(scratch) / f"{name}.log"
         process, log = start_worker(python, tree, cases_path, results_path, log_path)
         running[name] = (process, log, results_path, log_path)
@@ -310,28 +320,31 @@ def run_both(python, trees, cases, scratch):
     return reports
 
 
-def explore_series(release, python, workdir, chains):
-    fork = materialize_fork(fork_dir(workdir, release), release)
-    interpreter = interpreter_for(python, release, workdir, fork)
-    trees = {"pristine": build_reverted_tree(fork, release), "patched": fork}
+def explore_series(release, python, workspace, chains):
+    prepared, interpreter = prepare(release, workspace, python)
+    trees = {"pristine": prepared.reverted, "patched": prepared.fork}
     views = views_for(series_topics(release), int(release.version.split(".")[0]))
     print(f"Views: {', '.join(views)}", flush=True)
     cases = generate_cases(chains, views=views)
     with tempfile.TemporaryDirectory() as scratch:
-        reports = run_both(interpreter, trees, cases, scratch)
+        reports = run_chains_side_by_side(interpreter, trees, cases, scratch)
     flags = reports["patched"]["flags"]
     if flags != reports["pristine"]["flags"] or set(flags) != set(KINDS):
-        raise OperationError("the two chain runs disagree on the catalogue's flags",
-                             "check scripts/payloads/explorer_worker/chain_catalogue.py")
+        raise OperationError(
+            "the two chain runs disagree on the catalogue's flags",
+            "check scripts/payloads/explorer_worker/chain_catalogue.py",
+        )
     tallies, offenders = compare_reports(
         cases, reports["pristine"]["results"], reports["patched"]["results"], flags
     )
-    title = (f"series {release.series} ({release.base_name}) on Python "
-             f"{reports['patched']['python']}, seed {SEED}, {chains} chains per handler")
+    title = (
+        f"series {release.series} ({release.base_name}) on Python "
+        f"{reports['patched']['python']}, seed {SEED}, {chains} chains per handler"
+    )
     return tallies, offenders, title
 
 
-def run_explore(manifest, series_names, python, workdir, chains):
+def run_explore(manifest, series_names, python, workspace, chains):
     """Explore each series; print the counts; 1 if any chain is broken on patched
     or changed while working."""
     if chains < 1:
@@ -339,9 +352,7 @@ def run_explore(manifest, series_names, python, workdir, chains):
     releases = [manifest.release(name) for name in series_names or [manifest.default_series]]
     ok = True
     for release in releases:
-        tallies, offenders, title = explore_series(
-            release, python or release.pythons[0], workdir, chains
-        )
+        tallies, offenders, title = explore_series(release, python, workspace, chains)
         print(format_tallies(tallies, title))
         for case, problem in offenders[:20]:
             print(f"  {case['handler']} {case['chain']} view={case['view']}: {problem}")

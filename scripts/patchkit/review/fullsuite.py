@@ -7,31 +7,21 @@ import platform
 import time
 from pathlib import Path
 
-from djangotests import (
+from patchkit.core.errors import OperationError
+from patchkit.core.evidence import write_evidence
+from patchkit.core.fork import new_test_ids
+from patchkit.core.interpreters import python_version_of
+from patchkit.core.runtests import (
     compare_outcomes,
-    create_venv,
-    ensure_pip,
     format_comparison,
-    install_fork,
-    run_checked,
+    outcome_counts,
     run_runtests,
     summarize_outcomes,
 )
-from evidence import write_evidence
-from fork import build_reverted_tree, materialize_fork, new_test_ids
-from releases import OperationError, find_python, first_available_python, python_version_of
+from patchkit.core.venvs import ensure_pip, run_checked
+from patchkit.core.workspace import prepare
 
 DEFAULT_WORKDIR_NAME = ".fullsuite"
-
-
-def base_python_for(release, version):
-    if version is None:
-        return first_available_python(release)
-    found = find_python(version)
-    if found is None:
-        raise OperationError(f"no Python {version} found",
-                             f"install it (`pyenv install {version}`) or pick another --python")
-    return found
 
 
 def requirement_lines(path):
@@ -46,32 +36,31 @@ def install_suite_requirements(python, fork):
     print(f"Installing {requirements.relative_to(fork)} into {python}...", flush=True)
     ensure_pip(python)
     try:
-        run_checked([python, "-m", "pip", "install", "-q", "-r", str(requirements)],
-                    "installing the suite's requirements", "")
+        run_checked(
+            [python, "-m", "pip", "install", "-q", "-r", str(requirements)],
+            "installing the suite's requirements",
+            "",
+        )
         return []
     except OperationError:
-        print("Some requirements do not install here; installing them one by one...",
-              flush=True)
+        print("Some requirements do not install here; installing them one by one...", flush=True)
     skipped = []
     for requirement in requirement_lines(requirements):
         try:
-            run_checked([python, "-m", "pip", "install", "-q", requirement],
-                        f"installing {requirement}", "")
+            run_checked(
+                [python, "-m", "pip", "install", "-q", requirement],
+                f"installing {requirement}",
+                "",
+            )
         except OperationError:
             print(f"  skipped (does not install here): {requirement}", flush=True)
             skipped.append(requirement)
     return skipped
 
 
-def outcome_counts(outcomes):
-    counts = {}
-    for outcome in outcomes.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return dict(sorted(counts.items()))
-
-
-def fullsuite_summary(release, python, comparison, patched, reverted, statuses,
-                      skipped_requirements, seconds):
+def fullsuite_summary(
+    release, python, comparison, patched, reverted, statuses, skipped_requirements, seconds
+):
     return {
         "series": release.series,
         "version": release.version,
@@ -96,38 +85,49 @@ def fullsuite_summary(release, python, comparison, patched, reverted, statuses,
     }
 
 
-def run_fullsuite(manifest, series, python_version, workdir, parallel):
+def run_fullsuite(manifest, series, python, workspace, parallel):
     """Run the whole suite on both trees, print the comparison, write the summary;
     return the exit status."""
     release = manifest.release(series)
-    workdir = Path(workdir).absolute()
     started = time.monotonic()
-    fork = materialize_fork(workdir / "django_fork", release)
-    base = base_python_for(release, python_version)
-    version = python_version_of(base)
-    python = str(create_venv(base, workdir / f"venv-{release.series}-py{version}").absolute())
-    install_fork(python, fork)
+    trees, python = prepare(release, workspace, python)
+    fork, reverted_tree = trees.fork, trees.reverted
+    version = python_version_of(python)
     skipped = install_suite_requirements(python, fork)
     print("Running the whole suite on the patched tree...", flush=True)
     patched_status, patched = run_runtests(python, fork, [], parallel)
-    print(f"Patched tree: {summarize_outcomes(patched)} (runtests.py exit {patched_status})",
-          flush=True)
-    reverted_tree = build_reverted_tree(fork, release)
+    print(
+        f"Patched tree: {summarize_outcomes(patched)} (runtests.py exit {patched_status})",
+        flush=True,
+    )
     print(f"Running the whole suite on the pristine release {release.version}...", flush=True)
-    reverted_status, reverted = run_runtests(python, reverted_tree, [], parallel,
-                                             import_from_tree=True)
-    print(f"Pristine tree: {summarize_outcomes(reverted)} "
-          f"(runtests.py exit {reverted_status})", flush=True)
+    reverted_status, reverted = run_runtests(
+        python, reverted_tree, [], parallel, import_from_tree=True
+    )
+    print(
+        f"Pristine tree: {summarize_outcomes(reverted)} (runtests.py exit {reverted_status})",
+        flush=True,
+    )
     # None: every label ran, so every new test is expected to have run.
-    comparison = compare_outcomes(new_test_ids(fork, release), patched, reverted, None,
-                                  manifest.pinned_tests)
-    print(format_comparison(
-        comparison, f"whole suite, series {release.series} vs {release.base_name} "
-        f"on Python {version}"))
+    comparison = compare_outcomes(
+        new_test_ids(fork, release), patched, reverted, None, manifest.pinned_tests
+    )
+    print(
+        format_comparison(
+            comparison,
+            f"whole suite, series {release.series} vs {release.base_name} on Python {version}",
+        )
+    )
     summary = fullsuite_summary(
-        release, version, comparison, patched, reverted,
-        {"patched": patched_status, "pristine": reverted_status}, skipped,
-        time.monotonic() - started)
+        release,
+        version,
+        comparison,
+        patched,
+        reverted,
+        {"patched": patched_status, "pristine": reverted_status},
+        skipped,
+        time.monotonic() - started,
+    )
     path = write_evidence(f"fullsuite-{release.series}", summary)
     print(f"Summary written to {path}")
     return 0 if comparison.ok else 1

@@ -3,25 +3,13 @@ release every test of the app must fail (and none fail to import or set up), on 
 patched series every test must pass. One table for the whole matrix."""
 
 import dataclasses
-from pathlib import Path
 
-from djangotests import (
-    FAILING_OUTCOMES,
-    compare_outcomes,
-    create_venv,
-    install_fork,
-    run_runtests,
-)
-from fork import (
-    REGRESSION_LABEL,
-    build_reverted_tree,
-    materialize_fork,
-    new_test_ids,
-    regression_dir,
-)
-from releases import PROJECT_DIR, OperationError, UsageError, find_python, python_version_of
+from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.fork import REGRESSION_LABEL, new_test_ids, regression_dir
+from patchkit.core.interpreters import python_version_of, selected_pythons
+from patchkit.core.runtests import FAILING_OUTCOMES, compare_outcomes, run_runtests
+from patchkit.core.workspace import fork_interpreter, prepare_trees
 
-DEFAULT_WORKDIR = PROJECT_DIR / ".regression"
 LOAD_FAILURE_PREFIX = "unittest.loader._FailedTest"
 
 
@@ -47,84 +35,80 @@ class Cell:
 
     @property
     def ok(self):
-        return (not self.error and not self.violations and not self.load_failures
-                and bool(self.patched))
-
-
-def fork_dir(workdir, release):
-    return Path(workdir) / f"fork-{release.series}"
-
-
-def venv_dir(workdir, release, version):
-    return Path(workdir) / f"venv-{release.series}-py{version}"
-
-
-def is_interpreter_path(python):
-    return "/" in python
-
-
-def selected_pythons(release, requested):
-    """The Pythons to test a release with: the manifest's, or those requested that
-    the manifest lists (paths to interpreters are taken as given)."""
-    if not requested:
-        return list(release.pythons)
-    chosen = [p for p in requested if is_interpreter_path(p) or p in release.pythons]
-    return chosen
-
-
-def interpreter_for(python, release, workdir, fork):
-    """An interpreter with the fork installed: the given path itself, or a venv of
-    pyenv's/PATH's Python X.Y made under workdir."""
-    if is_interpreter_path(python):
-        interpreter = python
-    else:
-        base = find_python(python)
-        if base is None:
-            raise OperationError(
-                f"no Python {python} found for series {release.series}",
-                f"install it (`pyenv install {python}`) or pass --python for another one",
-            )
-        interpreter = str(create_venv(base, venv_dir(workdir, release, python)).absolute())
-    install_fork(interpreter, fork)
-    return interpreter
+        return (
+            not self.error
+            and not self.violations
+            and not self.load_failures
+            and bool(self.patched)
+        )
 
 
 def run_cell(release, interpreter, fork, reverted_tree):
     """Run the app on the patched fork and on the reverted tree with one interpreter."""
     labels = [REGRESSION_LABEL]
-    print(f"\n=== series {release.series}, Python {python_version_of(interpreter)}: "
-          "patched tree ===", flush=True)
+    print(
+        f"\n=== series {release.series}, Python {python_version_of(interpreter)}: "
+        "patched tree ===",
+        flush=True,
+    )
     _, patched = run_runtests(interpreter, fork, labels)
     # --parallel 1: on old Django/Python a failing subtest whose error cannot be
     # pickled aborts the parallel runner, and failures are what this run expects.
-    print(f"\n=== series {release.series}, Python {python_version_of(interpreter)}: "
-          "pristine release ===", flush=True)
-    _, pristine = run_runtests(interpreter, reverted_tree, labels, parallel=1,
-                               import_from_tree=True)
+    print(
+        f"\n=== series {release.series}, Python {python_version_of(interpreter)}: "
+        "pristine release ===",
+        flush=True,
+    )
+    _, pristine = run_runtests(
+        interpreter, reverted_tree, labels, parallel=1, import_from_tree=True
+    )
     comparison = compare_outcomes(new_test_ids(fork, release), patched, pristine, labels)
     # A test skipped on both trees covers what this release does not have (e.g.
     # async signal receivers before Django 5.0): not applicable, not a failure.
-    not_applicable = sorted(test_id for test_id, outcome in patched.items()
-                            if outcome == "skip" and pristine.get(test_id) == "skip")
+    not_applicable = sorted(
+        test_id
+        for test_id, outcome in patched.items()
+        if outcome == "skip" and pristine.get(test_id) == "skip"
+    )
     violations = [v for v in comparison.violations if v[0] not in not_applicable]
-    return Cell(release.series, release.version, python_version_of(interpreter) or "?",
-                pristine, patched, violations, not_applicable)
+    return Cell(
+        release.series,
+        release.version,
+        python_version_of(interpreter) or "?",
+        pristine,
+        patched,
+        violations,
+        not_applicable,
+    )
 
 
-def run_series(release, pythons, workdir):
+def run_series(release, pythons, workspace):
     """Every requested Python of one series; a Python that cannot run gives a failed
     cell rather than stopping the matrix."""
-    fork = materialize_fork(fork_dir(workdir, release), release)
-    print("Building the reverted tree (django/ as released, patched tests/)...", flush=True)
-    reverted_tree = build_reverted_tree(fork, release)
+    trees = prepare_trees(release, workspace)
     cells = []
     for python in pythons:
         try:
-            interpreter = interpreter_for(python, release, workdir, fork)
-            cells.append(run_cell(release, interpreter, fork, reverted_tree))
+            cells.append(
+                run_cell(
+                    release,
+                    fork_interpreter(release, workspace, trees.fork, python),
+                    trees.fork,
+                    trees.reverted,
+                )
+            )
         except OperationError as error:
-            cells.append(Cell(release.series, release.version, python, {}, {}, [],
-                              error=str(error).splitlines()[0]))
+            cells.append(
+                Cell(
+                    release.series,
+                    release.version,
+                    python,
+                    {},
+                    {},
+                    [],
+                    error=str(error).splitlines()[0],
+                )
+            )
     return cells
 
 
@@ -133,25 +117,36 @@ def count_outcomes(outcomes, wanted):
 
 
 def format_matrix(cells):
-    header = ("series", "Django", "Python", "pristine red", "import/setup failures",
-              "patched green", "n/a (skipped on both)", "verdict")
+    header = (
+        "series",
+        "Django",
+        "Python",
+        "pristine red",
+        "import/setup failures",
+        "patched green",
+        "n/a (skipped on both)",
+        "verdict",
+    )
     rows = [header]
     for cell in cells:
         total = (len(cell.patched) or len(cell.pristine)) - len(cell.not_applicable)
         pristine_total = len(cell.pristine) - len(cell.not_applicable)
-        rows.append((
-            cell.series,
-            cell.version,
-            cell.python,
-            f"{count_outcomes(cell.pristine, FAILING_OUTCOMES)}/{pristine_total}",
-            str(len(cell.load_failures)),
-            f"{count_outcomes(cell.patched, {'pass'})}/{total}",
-            str(len(cell.not_applicable)),
-            "OK" if cell.ok else "FAILED",
-        ))
+        rows.append(
+            (
+                cell.series,
+                cell.version,
+                cell.python,
+                f"{count_outcomes(cell.pristine, FAILING_OUTCOMES)}/{pristine_total}",
+                str(len(cell.load_failures)),
+                f"{count_outcomes(cell.patched, {'pass'})}/{total}",
+                str(len(cell.not_applicable)),
+                "OK" if cell.ok else "FAILED",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in rows
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -164,8 +159,7 @@ def format_pristine_failures(cells):
     for cell in cells:
         for test_id, outcome in cell.pristine.items():
             if outcome in FAILING_OUTCOMES:
-                by_test.setdefault((test_id, outcome), []).append(
-                    f"{cell.series}/py{cell.python}")
+                by_test.setdefault((test_id, outcome), []).append(f"{cell.series}/py{cell.python}")
     for (test_id, outcome), where in sorted(by_test.items()):
         scope = "all" if len(where) == len(cells) else ", ".join(where)
         lines.append(f"  {test_id}: {outcome} ({scope})")
@@ -173,10 +167,16 @@ def format_pristine_failures(cells):
 
 
 def format_not_applicable(cells):
-    lines = [f"  {cell.series}/py{cell.python}: {test_id}"
-             for cell in cells for test_id in cell.not_applicable]
-    return "\n".join(["Skipped on both trees (not applicable to that release):", *lines]) \
-        if lines else ""
+    lines = [
+        f"  {cell.series}/py{cell.python}: {test_id}"
+        for cell in cells
+        for test_id in cell.not_applicable
+    ]
+    return (
+        "\n".join(["Skipped on both trees (not applicable to that release):", *lines])
+        if lines
+        else ""
+    )
 
 
 def format_problems(cells):
@@ -194,7 +194,7 @@ def format_problems(cells):
     return "\n".join(["Problems:", *lines]) if lines else ""
 
 
-def run_redgreen(manifest, series_names, pythons, workdir):
+def run_redgreen(manifest, series_names, pythons, workspace):
     """Run the matrix, print the table; return the exit status."""
     if not regression_dir().is_dir():
         raise UsageError(f"{regression_dir()} does not exist", "run from the project checkout")
@@ -208,10 +208,12 @@ def run_redgreen(manifest, series_names, pythons, workdir):
     cells = []
     for release, chosen in plan:
         if chosen:
-            cells.extend(run_series(release, chosen, workdir))
+            cells.extend(run_series(release, chosen, workspace))
     print()
-    print(f"Red/green of {REGRESSION_LABEL} (tests_regression/): "
-          "pristine release must fail, patched series must pass")
+    print(
+        f"Red/green of {REGRESSION_LABEL} (tests_regression/): "
+        "pristine release must fail, patched series must pass"
+    )
     print(format_matrix(cells))
     print()
     print(format_pristine_failures(cells))

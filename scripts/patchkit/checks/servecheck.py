@@ -17,13 +17,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from djangotests import run_checked
-from explorer import series_topics
-from fork import build_reverted_tree, materialize_fork
-from redgreen import fork_dir, interpreter_for
-from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, UsageError
+from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.fork import series_topics
+from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
+from patchkit.core.venvs import run_checked
+from patchkit.core.workspace import prepare
 
-SITE_DIR = SCRIPTS_DIR / "payloads" / "servecheck_site"
+SITE_DIR = PAYLOADS_DIR / "servecheck_site"
 SERVER_REQUIREMENTS = PROJECT_DIR / "requirements" / "servers.txt"
 HEADER, HEADER_VALUE = "X-Async-Call", "called"
 REQUESTS = 2000
@@ -43,14 +43,39 @@ def server_commands(python, port):
     bind = f"127.0.0.1:{port}"
     keep_alive = str(LOAD_DEADLINE)
     return {
-        "uvicorn (ASGI)": [python, "-m", "uvicorn", "site_project.asgi:application",
-                           "--host", "127.0.0.1", "--port", str(port),
-                           "--no-access-log", "--timeout-graceful-shutdown", "5",
-                           "--timeout-keep-alive", keep_alive],
-        "gunicorn (WSGI)": [python, "-m", "gunicorn", "site_project.wsgi:application",
-                            "--bind", bind, "--workers", "2", "--worker-class", "gthread",
-                            "--threads", "8", "--graceful-timeout", "5",
-                            "--keep-alive", keep_alive],
+        "uvicorn (ASGI)": [
+            python,
+            "-m",
+            "uvicorn",
+            "site_project.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "5",
+            "--timeout-keep-alive",
+            keep_alive,
+        ],
+        "gunicorn (WSGI)": [
+            python,
+            "-m",
+            "gunicorn",
+            "site_project.wsgi:application",
+            "--bind",
+            bind,
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
+            "--graceful-timeout",
+            "5",
+            "--keep-alive",
+            keep_alive,
+        ],
     }
 
 
@@ -75,8 +100,11 @@ def free_port():
 
 def install_servers(python):
     print(f"Installing {SERVER_REQUIREMENTS.name} into {python}...", flush=True)
-    run_checked([python, "-m", "pip", "install", "-q", "-r", str(SERVER_REQUIREMENTS)],
-                "installing the servers", "check the pip output above; PyPI must be reachable")
+    run_checked(
+        [python, "-m", "pip", "install", "-q", "-r", str(SERVER_REQUIREMENTS)],
+        "installing the servers",
+        "check the pip output above; PyPI must be reachable",
+    )
 
 
 def site_env(tree, topics, data_dir):
@@ -105,8 +133,9 @@ def wait_until_serving(process, port, log_path):
             return  # It answers; whether rightly is the load's business.
         except OSError:
             time.sleep(0.2)
-    raise OperationError(f"the server did not answer on port {port} within "
-                         f"{START_TIMEOUT} s", f"read {log_path}")
+    raise OperationError(
+        f"the server did not answer on port {port} within {START_TIMEOUT} s", f"read {log_path}"
+    )
 
 
 def stop_server(process):
@@ -122,9 +151,17 @@ def stop_server(process):
 
 
 def run_load(python, port, expected, requests):
-    command = [python, str(SITE_DIR / "load_client.py"), f"http://127.0.0.1:{port}",
-               json.dumps(expected), str(requests), str(CONCURRENCY), HEADER, HEADER_VALUE,
-               str(LOAD_DEADLINE)]
+    command = [
+        python,
+        str(SITE_DIR / "load_client.py"),
+        f"http://127.0.0.1:{port}",
+        json.dumps(expected),
+        str(requests),
+        str(CONCURRENCY),
+        HEADER,
+        HEADER_VALUE,
+        str(LOAD_DEADLINE),
+    ]
     output = run_checked(command, "the httpx load", "read the output above")
     return json.loads(output.strip().splitlines()[-1])
 
@@ -139,8 +176,12 @@ class ServerRun:
 
     @property
     def clean(self):
-        return (self.summary["errors"] == 0 and self.summary["missing_header"] == 0
-                and self.summary["ok"] == self.summary["sent"] and not self.log_problems)
+        return (
+            self.summary["errors"] == 0
+            and self.summary["missing_header"] == 0
+            and self.summary["ok"] == self.summary["sent"]
+            and not self.log_problems
+        )
 
 
 def serve_and_load(server, command, env, port, scratch, tree_name, expected, requests):
@@ -148,8 +189,14 @@ def serve_and_load(server, command, env, port, scratch, tree_name, expected, req
     log_path = Path(scratch) / f"{tree_name}-{server.split()[0]}.log"
     print(f"Starting {server} with the {tree_name} django on 127.0.0.1:{port}...", flush=True)
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=scratch, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=scratch,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_until_serving(process, port, log_path)
         print(f"Sending {requests} requests at concurrency {CONCURRENCY}...", flush=True)
@@ -163,14 +210,35 @@ def serve_and_load(server, command, env, port, scratch, tree_name, expected, req
 
 
 def format_runs(runs):
-    rows = [("server", "django", "sent", "ok", "errors", "no header", "log problems",
-             "seconds", "statuses")]
+    rows = [
+        (
+            "server",
+            "django",
+            "sent",
+            "ok",
+            "errors",
+            "no header",
+            "log problems",
+            "seconds",
+            "statuses",
+        )
+    ]
     for run in runs:
         s = run.summary
         statuses = " ".join(f"{code}:{n}" for code, n in sorted(s["statuses"].items()))
-        rows.append((run.server, run.tree_name, str(s["sent"]), str(s["ok"]),
-                     str(s["errors"]), str(s["missing_header"]), str(len(run.log_problems)),
-                     str(s.get("seconds", "")), statuses))
+        rows.append(
+            (
+                run.server,
+                run.tree_name,
+                str(s["sent"]),
+                str(s["ok"]),
+                str(s["errors"]),
+                str(s["missing_header"]),
+                str(len(run.log_problems)),
+                str(s.get("seconds", "")),
+                statuses,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
     # Expected failures (pristine) first, unexpected ones (patched) last: a truncated
@@ -187,21 +255,21 @@ def format_runs(runs):
     return "\n".join(lines)
 
 
-def run_serve_check(manifest, series, python, workdir, pristine, requests):
+def run_serve_check(manifest, series, python, workspace, pristine, requests):
     """Patched must be clean on both servers; with pristine, the pristine release
     must show the failure on both. Return the exit status."""
     if requests < 1:
         raise UsageError("--requests must be at least 1", f"pass e.g. --requests {REQUESTS}")
     release = manifest.release(series)
-    fork = materialize_fork(fork_dir(workdir, release), release)
-    interpreter = interpreter_for(python or release.pythons[0], release, workdir, fork)
+    prepared, interpreter = prepare(release, workspace, python, reverted=pristine)
+    fork = prepared.fork
     install_servers(interpreter)
     topics = series_topics(release)
     expected = expected_responses(topics, int(release.version.split(".")[0]))
     print(f"Paths loaded: {', '.join(path for path, _ in expected)}", flush=True)
     trees = {"patched": fork}
     if pristine:
-        trees["pristine"] = build_reverted_tree(fork, release)
+        trees["pristine"] = prepared.reverted
     runs = []
     with tempfile.TemporaryDirectory() as scratch:
         for tree_name, tree in trees.items():
@@ -209,11 +277,16 @@ def run_serve_check(manifest, series, python, workdir, pristine, requests):
             for server in SERVERS:
                 port = free_port()
                 command = server_commands(interpreter, port)[server]
-                runs.append(serve_and_load(server, command, env, port, scratch, tree_name,
-                                           expected, requests))
+                runs.append(
+                    serve_and_load(
+                        server, command, env, port, scratch, tree_name, expected, requests
+                    )
+                )
         print()
-        print(f"Real servers: series {release.series} ({release.base_name}), "
-              f"{requests} requests per server at concurrency {CONCURRENCY}")
+        print(
+            f"Real servers: series {release.series} ({release.base_name}), "
+            f"{requests} requests per server at concurrency {CONCURRENCY}"
+        )
         print(format_runs(runs))
     patched_ok = all(run.clean for run in runs if run.tree_name == "patched")
     pristine_fails = all(not run.clean for run in runs if run.tree_name == "pristine")

@@ -12,10 +12,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from djangotests import create_venv, ensure_pip, run_checked
-from evidence import write_evidence
-from fork import git, materialize_fork, upstream_tag
-from releases import OperationError
+from patchkit.core.errors import OperationError
+from patchkit.core.evidence import write_evidence
+from patchkit.core.fork import git, materialize_fork, upstream_tag
+from patchkit.core.venvs import create_venv, ensure_pip, run_checked
 
 # What pyenchant needs from Debian to check en_US spelling.
 SPELLING_DEBIAN_PACKAGES = ["libenchant-2-2", "hunspell-en-us"]
@@ -49,24 +49,31 @@ def docs_venv(workdir, tree):
     requirements = Path(tree) / "docs" / "requirements.txt"
     print(f"Installing {requirements} into {venv}...", flush=True)
     ensure_pip(str(python))
-    run_checked([str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
-                "installing docs/requirements.txt", "check that PyPI is reachable")
+    run_checked(
+        [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+        "installing docs/requirements.txt",
+        "check that PyPI is reachable",
+    )
     return venv
 
 
 def installed_versions(venv, names):
     versions = {}
     for name in names:
-        output = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "show", name],
-                                capture_output=True, text=True).stdout
+        output = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "show", name],
+            capture_output=True,
+            text=True,
+        ).stdout
         match = re.search(r"^Version: (.+)$", output, re.MULTILINE)
         versions[name] = match.group(1) if match else "not installed"
     return versions
 
 
 def enchant_works(venv):
-    probe = subprocess.run([str(venv / "bin" / "python"), "-c", ENCHANT_PROBE],
-                           capture_output=True, text=True)
+    probe = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", ENCHANT_PROBE], capture_output=True, text=True
+    )
     return probe.returncode == 0
 
 
@@ -78,8 +85,10 @@ def install_enchant():
         return "apt-get needs root"
     print(f"Installing {' '.join(SPELLING_DEBIAN_PACKAGES)} with apt-get...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", *SPELLING_DEBIAN_PACKAGES]):
+    for command in (
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", *SPELLING_DEBIAN_PACKAGES],
+    ):
         completed = subprocess.run(command, capture_output=True, text=True, env=env)
         if completed.returncode != 0:
             return f"`{' '.join(command)}` failed: {completed.stderr.strip()[-300:]}"
@@ -104,8 +113,10 @@ def last_build_warnings(tree, target):
     """The warnings of the last `make <target>` in tree, for --compare-only."""
     path = warnings_file_of(tree, target)
     if not path.exists():
-        raise OperationError(f"no earlier `make {target}` in {tree}",
-                             "run the docs command without --compare-only first")
+        raise OperationError(
+            f"no earlier `make {target}` in {tree}",
+            "run the docs command without --compare-only first",
+        )
     return 0, path.read_text().splitlines()
 
 
@@ -116,16 +127,21 @@ def make_docs(venv, tree, target, label):
     build = docs / "_build"
     warnings_file = warnings_file_of(tree, target)
     build.mkdir(exist_ok=True)
-    command = ["make", target, f"SPHINXBUILD={venv / 'bin' / 'sphinx-build'}",
-               f"PYTHON={venv / 'bin' / 'python'}",
-               f"SPHINXOPTS=-q -w {warnings_file}"]
+    command = [
+        "make",
+        target,
+        f"SPHINXBUILD={venv / 'bin' / 'sphinx-build'}",
+        f"PYTHON={venv / 'bin' / 'python'}",
+        f"SPHINXOPTS=-q -w {warnings_file}",
+    ]
     print(f"$ cd {docs} && {' '.join(command)}   ({label})", flush=True)
     completed = subprocess.run(command, cwd=docs, capture_output=True, text=True)
     lines = warnings_file.read_text().splitlines() if warnings_file.exists() else []
     if completed.returncode != 0 and not lines:
         raise OperationError(
             f"`make {target}` failed in {docs}:\n{(completed.stdout + completed.stderr)[-2000:]}",
-            "read the Sphinx output above")
+            "read the Sphinx output above",
+        )
     return completed.returncode, lines
 
 
@@ -170,8 +186,7 @@ def compare_builds(venv, patched_tree, pristine_tree, target, compare_only=False
             results[label] = last_build_warnings(tree, target)
         else:
             results[label] = make_docs(venv, tree, target, label)
-    new = new_warnings(results["patched"][1], patched_tree, results["pristine"][1],
-                       pristine_tree)
+    new = new_warnings(results["patched"][1], patched_tree, results["pristine"][1], pristine_tree)
     # Offline, every stdlib reference is unresolved; with network they resolve.
     offline = inventories_unreachable(results["patched"][1])
     offline_only = [line for line in new if offline and resolved_by_python_inventory(line)]
@@ -185,47 +200,58 @@ def compare_builds(venv, patched_tree, pristine_tree, target, compare_only=False
     }
 
 
-def run_docs(manifest, series, workdir, spelling, compare_only=False):
+def run_docs(manifest, series, workspace, spelling, compare_only=False):
     """Build the docs on both trees (or, compare_only, take the last builds'
     warnings); print the comparison; return the exit status."""
     release = manifest.release(series)
-    workdir = Path(workdir).absolute()
+    workdir = workspace.root
     pristine = workdir / f"pristine-{release.version}"
     if compare_only:
-        fork = workdir / "django_fork"
+        fork = workspace.fork(release)
         venv = workdir / "docs-venv"
         last_build_warnings(fork, "html")  # fails early when there was no build
     else:
-        fork = materialize_fork(workdir / "django_fork", release)
+        fork = materialize_fork(workspace.fork(release), release)
         export_pristine_tree(fork, release, pristine)
         venv = docs_venv(workdir, fork)
-    summary = {"series": release.series, "version": release.version,
-               "tools": installed_versions(venv, ["Sphinx", "pyenchant",
-                                                  "sphinxcontrib-spelling"])}
+    summary = {
+        "series": release.series,
+        "version": release.version,
+        "tools": installed_versions(venv, ["Sphinx", "pyenchant", "sphinxcontrib-spelling"]),
+    }
     summary["html"] = compare_builds(venv, fork, pristine, "html", compare_only)
     reason = spelling_unavailable(venv) if spelling else "--no-spelling"
     if reason is None:
         summary["spelling"] = compare_builds(venv, fork, pristine, "spelling", compare_only)
     else:
         summary["spelling"] = {"skipped": reason}
-        print(f"Spelling check skipped: {reason} (it needs Debian's "
-              f"{' and '.join(SPELLING_DEBIAN_PACKAGES)})", flush=True)
+        print(
+            f"Spelling check skipped: {reason} (it needs Debian's "
+            f"{' and '.join(SPELLING_DEBIAN_PACKAGES)})",
+            flush=True,
+        )
     print()
-    print(f"Docs of series {release.series}, patched vs {release.base_name} "
-          f"(Sphinx {summary['tools']['Sphinx']}):")
+    print(
+        f"Docs of series {release.series}, patched vs {release.base_name} "
+        f"(Sphinx {summary['tools']['Sphinx']}):"
+    )
     ok = True
     for target in ("html", "spelling"):
         result = summary[target]
         if "skipped" in result:
             print(f"  make {target:<9} skipped: {result['skipped']}")
             continue
-        print(f"  make {target:<9} warnings: pristine {result['warnings_pristine']}, "
-              f"patched {result['warnings_patched']}, new {len(result['new'])}")
+        print(
+            f"  make {target:<9} warnings: pristine {result['warnings_pristine']}, "
+            f"patched {result['warnings_patched']}, new {len(result['new'])}"
+        )
         for line in result["new"]:
             print(f"    {line}")
         if result["offline_only"]:
-            print(f"    also {len(result['offline_only'])} unresolved standard library "
-                  "references (intersphinx inventories unreachable here):")
+            print(
+                f"    also {len(result['offline_only'])} unresolved standard library "
+                "references (intersphinx inventories unreachable here):"
+            )
             for line in result["offline_only"]:
                 print(f"      {line}")
         ok = ok and not result["new"]

@@ -1,0 +1,456 @@
+"""The command line: the parser, one handler per command, and the one place that
+turns a command's outcome or failure into output and an exit status.
+
+Exit status: 0 success, 1 the operation failed, 2 usage error. Each handler's
+docstring is its --help summary. Handlers import their command group lazily, so a
+command only loads the code it runs.
+"""
+
+import argparse
+import sys
+
+from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.git import GitError
+from patchkit.core.manifest import PROJECT_DIR, load_manifest
+from patchkit.core.workspace import Workspace
+
+
+def workspace_of(args, manifest):
+    return Workspace(args.workdir, manifest.default_series)
+
+
+# Handlers ---------------------------------------------------------------------
+
+
+def cmd_fetch(args, manifest):
+    """download and verify sdists into the cache"""
+    from patchkit.core.sdists import fetch_sdist
+
+    series = list(manifest.releases) if args.all else [manifest.release(args.series).series]
+    for name in series:
+        path = fetch_sdist(manifest.release(name))
+        print(f"{name}: {path} (sha256 verified)")
+    return 0
+
+
+def cmd_materialize(args, manifest):
+    """build a git fork of a release with the series applied"""
+    from patchkit.core.fork import materialize_fork
+
+    materialize_fork(args.dest, manifest.release(args.series))
+    return 0
+
+
+def cmd_setup(args, manifest):
+    """fork + virtualenv + red/green run of the default series"""
+    from patchkit.checks.labels import run_setup
+
+    return run_setup(
+        manifest,
+        manifest.release(args.series),
+        Workspace(PROJECT_DIR, manifest.default_series),
+        args.python,
+        args.verbose,
+    )
+
+
+def cmd_test(args, manifest):
+    """materialize in WORKDIR and run Django's tests (tox envs call this)"""
+    from patchkit.checks.labels import labels_for, run_series_tests
+
+    status, _, _ = run_series_tests(
+        manifest,
+        manifest.release(args.series),
+        workspace_of(args, manifest),
+        args.python,
+        labels_for(manifest, args.labels),
+        args.compare_pristine,
+        args.parallel,
+        args.verbose,
+    )
+    return status
+
+
+def cmd_apply(args, manifest):
+    """apply the series to your own Django git checkout"""
+    from patchkit.forkops.apply import apply_to_user_fork
+
+    return apply_to_user_fork(args.path, manifest, args.series)
+
+
+def cmd_export(args, manifest):
+    """regenerate patches/<series>/ from the fork's branch"""
+    from patchkit.forkops.export import export_series
+
+    return export_series(args.fork, manifest, args.series)
+
+
+def cmd_compare(args, manifest):
+    """git range-diff between two series"""
+    from pathlib import Path
+
+    from patchkit.forkops.compare import compare_series
+
+    return compare_series(
+        manifest.release(args.a),
+        manifest.release(args.b),
+        Path(args.fork).absolute() if args.fork else None,
+    )
+
+
+def cmd_commits(args, manifest):
+    """each commit's new tests fail without its django/ changes and pass with them"""
+    from patchkit.checks.commits import run_commit_check
+
+    return run_commit_check(
+        manifest.release(args.series),
+        args.python,
+        workspace_of(args, manifest),
+        manifest.pinned_tests,
+    )
+
+
+def cmd_mutate(args, manifest):
+    """each call of the helper in django/, reverted alone, turns a new test red"""
+    from patchkit.checks.commits import run_mutation_check
+
+    return run_mutation_check(
+        manifest.release(args.series), args.python, workspace_of(args, manifest)
+    )
+
+
+def cmd_redgreen(args, manifest):
+    """tests_regression/ must fail on each pristine release and pass patched"""
+    from patchkit.checks.redgreen import run_redgreen
+
+    return run_redgreen(manifest, args.series, args.python, workspace_of(args, manifest))
+
+
+def cmd_explore(args, manifest):
+    """differential middleware chain explorer: pristine vs patched"""
+    from patchkit.checks.explorer import CI_CHAINS, DEEP_CHAINS, run_explore
+
+    chains = args.chains if args.chains is not None else (DEEP_CHAINS if args.deep else CI_CHAINS)
+    return run_explore(manifest, args.series, args.python, workspace_of(args, manifest), chains)
+
+
+def cmd_serve_check(args, manifest):
+    """uvicorn and gunicorn serving a site with an unmarked async middleware"""
+    from patchkit.checks.servecheck import run_serve_check
+
+    return run_serve_check(
+        manifest,
+        args.series,
+        args.python,
+        workspace_of(args, manifest),
+        args.pristine,
+        args.requests,
+    )
+
+
+def cmd_bench(args, manifest):
+    """per-request and detection cost, patched vs pristine; writes BENCHMARKS.md"""
+    from patchkit.benchmarks.bench import DEFAULT_MARKDOWN, run_bench
+
+    markdown = args.output or (None if args.quick else str(DEFAULT_MARKDOWN))
+    return run_bench(
+        manifest,
+        args.series,
+        args.python,
+        workspace_of(args, manifest),
+        args.quick,
+        args.callgrind,
+        markdown,
+        args.jobs,
+    )
+
+
+def cmd_lint(args, manifest):
+    """black, isort, flake8, blacken-docs on the files the patches touch"""
+    from patchkit.review.lint import run_lint
+
+    return run_lint(manifest, args.series, workspace_of(args, manifest))
+
+
+def cmd_docs(args, manifest):
+    """build Django's docs patched and pristine: no new Sphinx warnings"""
+    from patchkit.review.docs import run_docs
+
+    return run_docs(
+        manifest, args.series, workspace_of(args, manifest), args.spelling, args.compare_only
+    )
+
+
+def cmd_fullsuite(args, manifest):
+    """Django's whole test suite, patched vs pristine (~20 min a run)"""
+    from patchkit.review.fullsuite import run_fullsuite
+
+    return run_fullsuite(
+        manifest, args.series, args.python, workspace_of(args, manifest), args.parallel
+    )
+
+
+def cmd_ecosystem(args, manifest):
+    """third-party packages' own tests on the patched and pristine trees"""
+    from patchkit.review.ecosystem import run_ecosystem
+
+    return run_ecosystem(
+        manifest, args.series, args.python, workspace_of(args, manifest), args.packages
+    )
+
+
+def cmd_case(args, manifest):
+    """regenerate UPSTREAM.md from its template and the checks' summaries"""
+    from patchkit.review.case import write_case
+
+    return write_case(manifest, workspace_of(args, manifest), args.check)
+
+
+# The parser -------------------------------------------------------------------
+
+PYTHON_HELP = "X.Y: a virtualenv of that Python; a path: that interpreter as is"
+
+
+def add_command(sub, name, handler):
+    parser = sub.add_parser(name, help=handler.__doc__)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_series(parser, many=False, default="the default series", required=False):
+    if many:
+        parser.add_argument("--series", nargs="+", metavar="S", help=f"default: {default}")
+    else:
+        parser.add_argument(
+            "--series", required=required, help=None if required else f"default: {default}"
+        )
+
+
+def add_python(parser, default="the series' first Python", many=False):
+    if many:
+        parser.add_argument(
+            "--python", nargs="+", metavar="X.Y|EXE", help=f"{PYTHON_HELP} (default: {default})"
+        )
+    elif default == "this one":
+        parser.add_argument(
+            "--python",
+            default=sys.executable,
+            metavar="X.Y|EXE",
+            help=f"{PYTHON_HELP} (default: this one)",
+        )
+    else:
+        parser.add_argument(
+            "--python", metavar="X.Y|EXE", help=f"{PYTHON_HELP} (default: {default})"
+        )
+
+
+def add_workdir(parser, folder, what="forks and virtualenvs"):
+    parser.add_argument(
+        "--workdir",
+        default=str(PROJECT_DIR / folder),
+        help=f"{what} go here (default: ./{folder})",
+    )
+
+
+def add_verbose(parser):
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="stream runtests.py's output instead of writing it to log files",
+    )
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="patchset.py",
+        description="Materialize, test, apply, export and compare the async-callable "
+        "patch series for Django.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fetch = add_command(sub, "fetch", cmd_fetch)
+    which = fetch.add_mutually_exclusive_group()
+    which.add_argument("--series", help="series to fetch (default: the default series)")
+    which.add_argument("--all", action="store_true", help="fetch every series")
+
+    materialize = add_command(sub, "materialize", cmd_materialize)
+    add_series(materialize)
+    materialize.add_argument(
+        "--dest", default=str(PROJECT_DIR / "django_fork"), help="default: ./django_fork"
+    )
+
+    setup = add_command(sub, "setup", cmd_setup)
+    add_series(setup)
+    add_python(setup)
+    add_verbose(setup)
+
+    test = add_command(sub, "test", cmd_test)
+    add_series(test, required=True)
+    add_python(test, default="this one")
+    test.add_argument(
+        "--workdir",
+        default=str(PROJECT_DIR),
+        help="the fork goes to WORKDIR/fork-<series> (default: ./django_fork)",
+    )
+    test.add_argument(
+        "--compare-pristine",
+        action="store_true",
+        help="also run on the release's django/ and apply the red/green rules",
+    )
+    test.add_argument(
+        "--labels", nargs="+", metavar="LABEL", help="runtests.py labels (default: the manifest's)"
+    )
+    test.add_argument("--parallel", type=int, metavar="N")
+    add_verbose(test)
+
+    apply = add_command(sub, "apply", cmd_apply)
+    apply.add_argument("path")
+    apply.add_argument("--series", help="default: picked from django/__init__.py's VERSION")
+
+    export = add_command(sub, "export", cmd_export)
+    export.add_argument("--series", help="default: the fork's own series")
+    export.add_argument("--fork", default=str(PROJECT_DIR / "django_fork"))
+
+    compare = add_command(sub, "compare", cmd_compare)
+    compare.add_argument("a", metavar="A")
+    compare.add_argument("b", metavar="B")
+    compare.add_argument(
+        "--fork", help="take a series' commits from this fork's branch when it has one"
+    )
+
+    for name, handler in (("commits", cmd_commits), ("mutate", cmd_mutate)):
+        check = add_command(sub, name, handler)
+        add_series(check)
+        add_python(check, default="this one")
+        add_workdir(check, f".regression/{name}")
+
+    redgreen = add_command(sub, "redgreen", cmd_redgreen)
+    add_series(redgreen, many=True, default="every series")
+    add_python(redgreen, default="each series' Pythons", many=True)
+    add_workdir(redgreen, ".regression")
+
+    explore = add_command(sub, "explore", cmd_explore)
+    add_series(explore, many=True)
+    add_python(explore)
+    size = explore.add_mutually_exclusive_group()
+    size.add_argument("--chains", type=int, metavar="N", help="chains per handler (default 2000)")
+    size.add_argument("--deep", action="store_true", help="20000 chains per handler")
+    add_workdir(explore, ".regression")
+
+    serve = add_command(sub, "serve-check", cmd_serve_check)
+    add_series(serve)
+    add_python(serve)
+    serve.add_argument(
+        "--pristine",
+        action="store_true",
+        help="also serve the pristine release, which must show the failure",
+    )
+    serve.add_argument(
+        "--requests",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="requests per server (default 2000)",
+    )
+    add_workdir(serve, ".regression")
+
+    bench = add_command(sub, "bench", cmd_bench)
+    add_series(bench, many=True, default="every series")
+    add_python(bench, default="the series' first Python for requests, each for detection")
+    bench.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes, to show it works; writes no file unless --output",
+    )
+    bench.add_argument(
+        "--no-callgrind",
+        dest="callgrind",
+        action="store_false",
+        help="skip the instruction counts (they need valgrind)",
+    )
+    bench.add_argument(
+        "--output",
+        metavar="PATH",
+        help="Markdown report (default: BENCHMARKS.md, none with --quick)",
+    )
+    bench.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="series measured at the same time (default 1)",
+    )
+    add_workdir(bench, ".bench")
+
+    lint = add_command(sub, "lint", cmd_lint)
+    add_series(lint, many=True, default="every series")
+    add_workdir(lint, ".lint", "forks and tool virtualenvs")
+
+    docs = add_command(sub, "docs", cmd_docs)
+    add_series(docs)
+    docs.add_argument(
+        "--no-spelling",
+        dest="spelling",
+        action="store_false",
+        help="skip the spelling check (it needs Debian's enchant)",
+    )
+    docs.add_argument(
+        "--compare-only",
+        action="store_true",
+        help="compare the warnings of the last builds in WORKDIR, no rebuild",
+    )
+    add_workdir(docs, ".docs", "forks and the docs virtualenv")
+
+    fullsuite = add_command(sub, "fullsuite", cmd_fullsuite)
+    add_series(fullsuite)
+    add_python(fullsuite)
+    fullsuite.add_argument("--parallel", type=int, metavar="N")
+    add_workdir(fullsuite, ".fullsuite")
+
+    ecosystem = add_command(sub, "ecosystem", cmd_ecosystem)
+    add_series(ecosystem)
+    add_python(ecosystem)
+    ecosystem.add_argument(
+        "--packages",
+        nargs="+",
+        metavar="NAME",
+        help="default: every package in scripts/ecosystem.json",
+    )
+    add_workdir(ecosystem, ".ecosystem", "forks, sdists and virtualenvs")
+
+    case = add_command(sub, "case", cmd_case)
+    case.add_argument(
+        "--check", action="store_true", help="exit 1 if UPSTREAM.md is not what the template gives"
+    )
+    add_workdir(case, ".case", "forks and the ASGI demo virtualenv")
+    return parser
+
+
+def report_error(message, next_step):
+    print(f"error: {message}", file=sys.stderr)
+    if next_step:
+        print(f"next step: {next_step}", file=sys.stderr)
+
+
+def main(argv=None):
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # argparse reports usage errors itself
+        return exit.code if isinstance(exit.code, int) else 2
+    try:
+        manifest = load_manifest()
+        return args.handler(args, manifest)
+    except UsageError as error:
+        report_error(error, error.next_step)
+        return 2
+    except OperationError as error:
+        report_error(error, error.next_step)
+        return 1
+    except GitError as error:
+        report_error(error, "fix the cause above and run the command again")
+        return 1
+    except KeyboardInterrupt:
+        report_error("interrupted", None)
+        return 1

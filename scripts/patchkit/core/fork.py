@@ -1,0 +1,475 @@
+"""The fork: a release imported as a commit, the patch series on a branch, and the
+git work around it (materialize, apply to a user's fork, export, compare)."""
+
+import ast
+import re
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from patchkit.core.errors import OperationError
+from patchkit.core.git import ISOLATED_CONFIG, GitError, run_git
+from patchkit.core.manifest import SCRIPTS_DIR, project_dir
+from patchkit.core.sdists import fetch_sdist, unpack_sdist
+
+IMPORT_NAME = "Django sdist import"
+IMPORT_EMAIL = "sdist-import@localhost"
+IMPORT_DATE = "2000-01-01T00:00:00+0000"
+CONFIG_SECTION = "patchset"
+REGRESSION_LABEL = "async_callable_regression"
+REVERTED_TREE = "patchset-reverted"  # inside the fork's .git, gone with the fork
+
+COMMITTER_ENV = {
+    **ISOLATED_CONFIG,
+    "GIT_COMMITTER_NAME": IMPORT_NAME,
+    "GIT_COMMITTER_EMAIL": IMPORT_EMAIL,
+}
+IMPORT_ENV = {
+    **COMMITTER_ENV,
+    "GIT_AUTHOR_NAME": IMPORT_NAME,
+    "GIT_AUTHOR_EMAIL": IMPORT_EMAIL,
+    "GIT_AUTHOR_DATE": IMPORT_DATE,
+    "GIT_COMMITTER_DATE": IMPORT_DATE,
+}
+
+
+def release_tag(release):
+    return f"upstream/{release.version}"
+
+
+def upstream_tag(release):
+    """The commit the series is built on: the release, or the main stand-in."""
+    return "upstream/main" if release.stand_in else release_tag(release)
+
+
+def patched_branch(release):
+    return f"patched/{release.series}"
+
+
+def reverted_branch(release):
+    return f"reverted/{release.series}"
+
+
+def patches_dir(release):
+    return project_dir() / "patches" / release.series
+
+
+def regression_dir():
+    return project_dir() / "tests_regression"
+
+
+def series_patch_files(release):
+    folder = patches_dir(release)
+    return sorted(folder.glob("*.patch")) if folder.is_dir() else []
+
+
+def git(args, repo):
+    """git in one of our own forks: user configuration cannot change its results."""
+    return run_git(args, repo, env=ISOLATED_CONFIG)
+
+
+# Import and materialize -------------------------------------------------------
+
+
+def import_release(repo, release, sdist_path):
+    """Commit the sdist's content as one reproducible commit tagged upstream/<v>
+    (without touching the work tree) and return the commit id; for the main series,
+    the stand-in commit on top of it."""
+    commit = import_sdist(repo, release, sdist_path)
+    if release.stand_in:
+        commit = commit_stand_in(repo, release, commit)
+    return commit
+
+
+def existing_tag(repo, tag):
+    try:
+        return git(["rev-parse", "--verify", "-q", f"refs/tags/{tag}^{{commit}}"], repo).strip()
+    except GitError:
+        return None
+
+
+def import_sdist(repo, release, sdist_path):
+    tag = release_tag(release)
+    commit = existing_tag(repo, tag)
+    if commit:
+        return commit
+    print(f"Importing Django {release.version} as a commit...", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        tree_dir = unpack_sdist(sdist_path, Path(scratch) / "tree")
+        index_env = {**IMPORT_ENV, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        # -f: the sdist's own ignore rules, if any, must not drop released files.
+        run_git(["--work-tree", str(tree_dir), "add", "-A", "-f", "."], repo, index_env)
+        tree = run_git(["write-tree"], repo, index_env).strip()
+    message = (
+        f"Imported Django {release.version} from its PyPI sdist.\n\nsha256: {release.sha256}\n"
+    )
+    commit = run_git(["commit-tree", tree], repo, IMPORT_ENV, input=message).strip()
+    git(["tag", tag, commit], repo)
+    return commit
+
+
+# Django's main branch cannot be fetched here. The stand-in is what main looks like
+# when a feature cycle starts (docs/internals/howto-release-django.txt, "A few days
+# before a feature freeze"): the release plus the commit that bumps VERSION and adds
+# the stub release notes of the next feature release.
+STAND_IN_STUB = SCRIPTS_DIR / "standin" / "release-notes-stub.txt"
+
+
+def stand_in_files(release, read):
+    """{path: new content} of the stand-in commit; read(path) gives the release's."""
+    major, minor = release.stand_in.split(".")
+    previous = ".".join(release.version.split(".")[:2])
+    version_line = f'VERSION = ({major}, {minor}, 0, "alpha", 0)'
+    init = re.sub(
+        r"^VERSION = \(.*\)$", version_line, read("django/__init__.py"), count=1, flags=re.M
+    )
+    conf = read("docs/conf.py")
+    conf = re.sub(
+        r'^version = ".*"$', f'version = "{release.stand_in}"', conf, count=1, flags=re.M
+    )
+    conf = re.sub(
+        r'^django_next_version = ".*"$',
+        f'django_next_version = "{release.stand_in}"',
+        conf,
+        count=1,
+        flags=re.M,
+    )
+    index = read("docs/releases/index.txt")
+    heading = f"{previous} release\n"
+    section = (
+        f"{release.stand_in} release\n{'-' * len(release.stand_in + ' release')}\n"
+        f".. toctree::\n   :maxdepth: 1\n\n   {release.stand_in}\n\n"
+    )
+    index = index.replace(heading, section + heading, 1)
+    stub = (
+        STAND_IN_STUB.read_text()
+        .replace("{version}", release.stand_in)
+        .replace("{previous}", previous)
+    )
+    files = {
+        "django/__init__.py": init,
+        "docs/conf.py": conf,
+        "docs/releases/index.txt": index,
+        f"docs/releases/{release.stand_in}.txt": stub,
+    }
+    unchanged = [
+        path
+        for path, text in files.items()
+        if path != f"docs/releases/{release.stand_in}.txt" and text == read(path)
+    ]
+    if unchanged:
+        raise OperationError(
+            f"the stand-in for main could not edit {', '.join(unchanged)} of Django "
+            f"{release.version}: the release does not look as fork.py expects",
+            "update stand_in_files() in scripts/fork.py for this release",
+        )
+    return files
+
+
+def commit_stand_in(repo, release, parent):
+    tag = upstream_tag(release)
+    commit = existing_tag(repo, tag)
+    if commit:
+        return commit
+    print(
+        f"Making the main stand-in: {release.stand_in} pre-alpha on {release.version}...",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        index_env = {**IMPORT_ENV, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        run_git(["read-tree", parent], repo, index_env)
+        files = stand_in_files(release, lambda path: git(["show", f"{parent}:{path}"], repo))
+        for path, content in files.items():
+            blob = run_git(
+                ["hash-object", "-w", "--stdin"], repo, ISOLATED_CONFIG, input=content
+            ).strip()
+            run_git(
+                ["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], repo, index_env
+            )
+        tree = run_git(["write-tree"], repo, index_env).strip()
+    message = (
+        f"Bumped version; main is now {release.stand_in} pre-alpha.\n\n"
+        f"Stand-in for Django's main branch: Django {release.version} plus the "
+        f"start of the\n{release.stand_in} cycle, made by patchset.py.\n"
+    )
+    commit = run_git(["commit-tree", tree, "-p", parent], repo, IMPORT_ENV, input=message).strip()
+    git(["tag", tag, commit], repo)
+    return commit
+
+
+def apply_series(repo, release):
+    """git am the series onto the checked-out branch with a fixed committer, so the
+    same patches always give the same commit ids."""
+    patch_files = series_patch_files(release)
+    if not patch_files:
+        return
+    print(f"Applying {len(patch_files)} patch(es) of series {release.series}...", flush=True)
+    args = ["am", "--keep-non-patch", "--committer-date-is-author-date"]
+    try:
+        run_git([*args, *map(str, patch_files)], repo, COMMITTER_ENV)
+    except GitError as error:
+        raise OperationError(
+            f"the series {release.series} does not apply to {release.base_name}:\n{error.output}",
+            f"fix the patch in {patches_dir(release)} "
+            f"(see `git -C {repo} am --show-current-patch`)",
+        ) from None
+
+
+def fork_config(path, key):
+    """A value of the fork's own git config section, or None."""
+    git_dir = Path(path) / ".git"
+    if not git_dir.is_dir():
+        return None
+    try:
+        return run_git(
+            ["--git-dir", str(git_dir), "config", "--local", "--get", f"{CONFIG_SECTION}.{key}"],
+            path,
+            ISOLATED_CONFIG,
+        ).strip()
+    except GitError:
+        return None
+
+
+def is_generated_fork(path):
+    """True if path is a git repo this tool made (it records its series there)."""
+    return fork_config(path, "series") is not None
+
+
+# What pip, Django's tests and its docs build leave in a tree: not the user's work.
+GENERATED_FILES = re.compile(r"^\?\? (.*(__pycache__/|\.py[co]$|\.egg-info/)|docs/_build/)")
+
+
+def unexported_work(fork):
+    """What the user did in a fork of ours that the patch files don't hold: commits
+    after the one materialize made, or changes in the working tree."""
+    made = fork_config(fork, "head")
+    head = git(["rev-parse", "HEAD"], fork).strip()
+    found = []
+    if made and head != made:
+        found.append(f"commits after {made[:12]} (HEAD is {head[:12]})")
+    changes = [
+        line
+        for line in git(["status", "--porcelain"], fork).splitlines()
+        if not GENERATED_FILES.search(line)
+    ]
+    if changes:
+        found.append("uncommitted changes")
+    return found
+
+
+def remove_generated_fork(dest):
+    dest = Path(dest)
+    if not dest.exists() and not dest.is_symlink():
+        return
+    if dest.is_dir() and not dest.is_symlink() and not any(dest.iterdir()):
+        dest.rmdir()
+        return
+    if fork_config(dest, "building") is not None:
+        # Left half-built by an interrupted or failed materialize: ours to replace.
+        shutil.rmtree(dest)
+        return
+    if not is_generated_fork(dest):
+        raise OperationError(
+            f"refusing to replace {dest}: it is not a fork made by patchset.py "
+            f"(no {CONFIG_SECTION}.series in its git config)",
+            "move it away or pass another --dest",
+        )
+    work = unexported_work(dest)
+    if work:
+        raise OperationError(
+            f"refusing to replace {dest}: it has {' and '.join(work)}, which are not in "
+            "the patch files",
+            f"export them (`python3 scripts/patchset.py export --fork {dest}`) or move "
+            "the folder away, then run the command again",
+        )
+    shutil.rmtree(dest)
+
+
+def link_regression_app(tree, git_dir=None):
+    """Make tests_regression/ a Django test app of the tree, invisible to git status."""
+    source = regression_dir()
+    if not source.is_dir():
+        return
+    link = Path(tree) / "tests" / REGRESSION_LABEL
+    if not link.is_symlink():
+        link.symlink_to(source.resolve(), target_is_directory=True)
+    if git_dir is not None:
+        exclude = Path(git_dir) / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        lines = exclude.read_text().splitlines() if exclude.exists() else []
+        entry = f"/tests/{REGRESSION_LABEL}"
+        if entry not in lines:
+            exclude.write_text("\n".join([*lines, entry]) + "\n")
+
+
+def materialize_fork(dest, release):
+    """Build dest as a fresh git repo: upstream/<v> tag + patched/<series> branch."""
+    dest = Path(dest).absolute()
+    sdist_path = fetch_sdist(release)
+    remove_generated_fork(dest)
+    dest.mkdir(parents=True)
+    git(["init", "-q", "--initial-branch", patched_branch(release)], dest)
+    git(["config", "--local", f"{CONFIG_SECTION}.building", "true"], dest)
+    commit = import_release(dest, release, sdist_path)
+    print(f"Checking out {upstream_tag(release)} ({commit[:12]}) in {dest}...", flush=True)
+    git(["reset", "-q", "--hard", commit], dest)
+    apply_series(dest, release)
+    git(["config", "--local", f"{CONFIG_SECTION}.series", release.series], dest)
+    git(["config", "--local", f"{CONFIG_SECTION}.version", release.version], dest)
+    link_regression_app(dest, dest / ".git")
+    head = git(["rev-parse", "HEAD"], dest).strip()
+    git(["config", "--local", f"{CONFIG_SECTION}.head", head], dest)
+    git(["config", "--local", "--unset", f"{CONFIG_SECTION}.building"], dest)
+    print(f"Fork ready: {dest} on {patched_branch(release)} at {head[:12]}", flush=True)
+    return dest
+
+
+# The pristine ("reverted") tree ----------------------------------------------
+
+
+def reverted_tree_path(fork):
+    return Path(fork) / ".git" / REVERTED_TREE
+
+
+def build_reverted_tree(fork, release):
+    """A tree with the patched tests/ but django/ exactly as released; the pristine
+    run uses it so both runs execute the same test code."""
+    target = reverted_tree_path(fork)
+    commit = tree_with_django_from(
+        fork,
+        "HEAD",
+        upstream_tag(release),
+        f"Reverted django/ to {release.version} for the pristine test run.\n",
+    )
+    git(["branch", "-f", reverted_branch(release), commit], fork)
+    extract_commit(fork, commit, target)
+    return target
+
+
+def tree_with_django_from(fork, commit, django_from, message):
+    """A commit whose tree is commit's, except django/, which is django_from's."""
+    fork = Path(fork)
+    top = git(["ls-tree", commit], fork).splitlines()
+    django_tree = git(["rev-parse", f"{django_from}:django"], fork).strip()
+    entries = []
+    for line in top:
+        info, name = line.split("\t", 1)
+        if name == "django":
+            mode, kind, _ = info.split()
+            info = f"{mode} {kind} {django_tree}"
+        entries.append(f"{info}\t{name}")
+    tree = run_git(["mktree"], fork, ISOLATED_CONFIG, input="\n".join(entries) + "\n").strip()
+    return run_git(["commit-tree", tree, "-p", commit], fork, IMPORT_ENV, input=message).strip()
+
+
+def extract_commit(fork, commit, target):
+    """commit's files in target (replaced), with the regression app linked in."""
+    target = Path(target)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = Path(scratch) / "tree.tar"
+        git(["archive", "--format=tar", "-o", str(archive), commit], fork)
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(target, filter="data")
+            else:
+                tar.extractall(target)
+    link_regression_app(target)
+    return target
+
+
+# New tests: found with ast, never by running them ------------------------------
+
+
+def defined_test_ids(module, source):
+    """module.Class.method for every test* method, including those a class inherits
+    from classes defined in the same module."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+    def methods(name, seen=()):
+        node = classes.get(name)
+        if node is None or name in seen:
+            return set()
+        found = {
+            item.name
+            for item in node.body
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and item.name.startswith("test")
+        }
+        for base in node.bases:
+            if isinstance(base, ast.Name):
+                found |= methods(base.id, (*seen, name))
+        return found
+
+    return {f"{module}.{name}.{method}" for name in classes for method in methods(name)}
+
+
+def module_name(relative_path):
+    parts = list(Path(relative_path).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def new_test_ids(fork, release, base=None, head="HEAD", regression=True):
+    """Test ids defined in head's tests/ but not in base's (default: the release's),
+    plus tests_regression/'s."""
+    fork = Path(fork)
+    base = base or upstream_tag(release)
+    changed = git(
+        ["diff", "--name-only", "--diff-filter=AM", base, head, "--", "tests"], fork
+    ).split()
+    new = set()
+    for path in changed:
+        if not path.endswith(".py"):
+            continue
+        module = module_name(Path(path).relative_to("tests"))
+        patched = defined_test_ids(module, git(["show", f"{head}:{path}"], fork))
+        try:
+            released_source = git(["show", f"{base}:{path}"], fork)
+        except GitError:
+            released_source = ""
+        new |= patched - defined_test_ids(module, released_source)
+    if regression and regression_dir().is_dir():
+        for path in sorted(regression_dir().rglob("*.py")):
+            relative = Path(REGRESSION_LABEL) / path.relative_to(regression_dir())
+            new |= defined_test_ids(module_name(relative), path.read_text())
+    return new
+
+
+SUBJECT_TOPICS = {"handlers": {"middleware", "views"}, "signals": {"signals"}}
+
+
+def series_topics(release):
+    """What the series' patches cover, from their subjects."""
+    topics = set()
+    for patch in series_patch_files(release):
+        subject = next(
+            (line for line in patch.read_text().splitlines() if line.startswith("Subject:")), ""
+        )
+        for word, covered in SUBJECT_TOPICS.items():
+            if f"Made {word} detect" in subject:
+                topics |= covered
+    return topics
+
+
+def operation_in_progress(checkout):
+    """'am' or 'rebase' when git is paused in one of them, else None."""
+
+    def git_path(name):
+        path = Path(run_git(["rev-parse", "--git-path", name], checkout).strip())
+        return path if path.is_absolute() else Path(checkout) / path
+
+    rebase_apply = git_path("rebase-apply")
+    if rebase_apply.is_dir():
+        return "am" if (rebase_apply / "applying").exists() else "rebase"
+    if git_path("rebase-merge").is_dir():
+        return "rebase"
+    return None

@@ -1,0 +1,69 @@
+"""Virtualenvs, pip installs and checked subprocess runs."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from patchkit.core.errors import OperationError
+from patchkit.core.interpreters import python_version_of
+from patchkit.core.manifest import PROJECT_DIR
+
+DJANGO_TEST_REQUIREMENTS = PROJECT_DIR / "requirements" / "django-tests.txt"
+
+
+def run_checked(command, what, next_step, cwd=None):
+    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise OperationError(
+            f"{what} failed:\n{(completed.stdout + completed.stderr).strip()}", next_step
+        )
+    return completed.stdout
+
+
+def create_venv(base_python, venv_dir):
+    venv_dir = Path(venv_dir)
+    python = venv_dir / "bin" / "python"
+    wanted = python_version_of(base_python)
+    if python.exists() and python_version_of(python) == wanted:
+        print(f"Reusing the virtualenv {venv_dir} (Python {wanted})", flush=True)
+        return python
+    if venv_dir.exists():
+        if not (venv_dir / "pyvenv.cfg").exists():
+            raise OperationError(
+                f"{venv_dir} exists and is not a virtualenv",
+                "move it away and run the command again",
+            )
+        print(f"Replacing the virtualenv {venv_dir} (not Python {wanted})", flush=True)
+        shutil.rmtree(venv_dir)
+    print(f"Creating the virtualenv {venv_dir} with {base_python}...", flush=True)
+    run_checked(
+        [base_python, "-m", "venv", str(venv_dir)],
+        f"creating {venv_dir}",
+        f"remove {venv_dir} and retry",
+    )
+    return python
+
+
+def ensure_pip(python):
+    # Environments made by uv (e.g. tox-uv) come without pip.
+    probe = subprocess.run([python, "-m", "pip", "--version"], capture_output=True)
+    if probe.returncode != 0:
+        run_checked(
+            [python, "-m", "ensurepip", "--default-pip"],
+            "bootstrapping pip",
+            f"install pip into {python}'s environment",
+        )
+
+
+def install_fork(python, fork, requirements=DJANGO_TEST_REQUIREMENTS):
+    """Install the fork editable plus a requirements file (by default what
+    runtests.py needs) into python's env, in one pip run."""
+    print(
+        f"Installing {fork} (editable) and {Path(requirements).name} into {python}...", flush=True
+    )
+    ensure_pip(python)
+    run_checked(
+        [python, "-m", "pip", "install", "-q", "-e", str(fork), "-r", str(requirements)],
+        f"installing {fork}",
+        "check the pip output above; PyPI must be reachable",
+    )

@@ -1,0 +1,65 @@
+"""The dependency rule of the tooling, and the README's layout table."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "scripts" / "patchkit"
+PAYLOADS = ROOT / "scripts" / "payloads"
+
+
+def imported_modules(path):
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+    return modules
+
+
+def package_modules():
+    return sorted(path for path in PACKAGE.rglob("*.py") if path.name != "__init__.py")
+
+
+@pytest.mark.parametrize("path", package_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_every_module_but_the_cli_imports_only_the_core_layer(path):
+    if path == PACKAGE / "cli.py":
+        return
+    ours = {m for m in imported_modules(path) if m.split(".")[0] == "patchkit"}
+    assert {m for m in ours if not m.startswith("patchkit.core.")} == set()
+
+
+def test_the_old_flat_modules_are_gone():
+    flat = {p.name for p in (ROOT / "scripts").glob("*.py")}
+    assert flat == {"patchset.py"}
+
+
+def test_payloads_and_package_never_import_each_other():
+    for path in PAYLOADS.rglob("*.py"):
+        assert not any(m.split(".")[0] == "patchkit" for m in imported_modules(path)), path
+    payload_names = {p.stem for p in PAYLOADS.rglob("*.py")} | {p.name for p in PAYLOADS.iterdir()}
+    for path in PACKAGE.rglob("*.py"):
+        assert not {m.split(".")[0] for m in imported_modules(path)} & payload_names, path
+
+
+def readme_layout_paths():
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([^`]+)`", section, re.M)
+
+
+def test_the_readme_layout_table_matches_the_tree():
+    listed = readme_layout_paths()
+    assert listed
+    for entry in listed:
+        assert (ROOT / entry.rstrip("/")).exists(), entry
+    groups = {
+        p.relative_to(ROOT).as_posix() + "/"
+        for p in PACKAGE.iterdir()
+        if p.is_dir() and (p / "__init__.py").exists()
+    }
+    assert groups <= set(listed)

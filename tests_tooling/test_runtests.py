@@ -1,0 +1,69 @@
+from patchkit.core.fork import defined_test_ids
+from patchkit.core.runtests import compare_outcomes, format_comparison
+
+NEW = "middleware.tests.AsyncCallableTests.test_new"
+OLD = "middleware.tests.OldTests.test_old"
+
+
+def test_new_test_red_then_green_and_others_unchanged_pass():
+    comparison = compare_outcomes(
+        {NEW}, patched={NEW: "pass", OLD: "fail"}, reverted={NEW: "fail", OLD: "fail"}
+    )
+    assert comparison.ok
+    assert comparison.red_green == [NEW]
+    assert comparison.unchanged == 1
+
+
+def test_new_test_passing_on_the_reverted_tree_is_a_violation():
+    comparison = compare_outcomes({NEW}, patched={NEW: "pass"}, reverted={NEW: "pass"})
+    assert not comparison.ok
+    assert comparison.violations == [(NEW, "pass", "pass", "new test must be red then green")]
+
+
+def test_changed_outcome_of_an_existing_test_is_a_violation():
+    comparison = compare_outcomes(set(), patched={OLD: "error"}, reverted={OLD: "pass"})
+    assert comparison.violations == [(OLD, "pass", "error", "outcome changed")]
+    table = format_comparison(comparison, "series 6.1")
+    assert f"    {OLD}: reverted pass, patched error (outcome changed)" in table
+    assert table.endswith("verdict: FAILED")
+
+
+def test_no_new_tests_and_same_outcomes_pass_trivially():
+    comparison = compare_outcomes(set(), patched={OLD: "pass"}, reverted={OLD: "pass"})
+    assert comparison.ok
+    assert format_comparison(comparison, "x").endswith("verdict: OK")
+
+
+def test_load_failures_are_reported():
+    failed = "unittest.loader._FailedTest.middleware"
+    comparison = compare_outcomes(set(), patched={failed: "error"}, reverted={failed: "error"})
+    assert comparison.load_failures == [(failed, "patched"), (failed, "reverted")]
+    assert comparison.ok is False
+
+
+def test_test_ids_include_methods_inherited_in_the_module():
+    source = (
+        "class Base:\n    def test_a(self): pass\n    def helper(self): pass\n"
+        "class Child(Base):\n    async def test_b(self): pass\n"
+    )
+    assert defined_test_ids("app.tests", source) == {
+        "app.tests.Base.test_a",
+        "app.tests.Child.test_a",
+        "app.tests.Child.test_b",
+    }
+
+
+def test_new_tests_outside_the_labels_that_ran_are_not_expected():
+    other = "signals.tests.NewTests.test_new"
+    comparison = compare_outcomes(
+        {NEW, other}, patched={NEW: "pass"}, reverted={NEW: "error"}, labels=["middleware"]
+    )
+    assert comparison.ok
+    assert comparison.new_tests == [NEW]
+
+
+def test_new_test_skipped_on_both_trees_is_listed_not_a_violation():
+    comparison = compare_outcomes({NEW}, patched={NEW: "skip"}, reverted={NEW: "skip"})
+    assert comparison.ok
+    assert comparison.skipped_new == [NEW]
+    assert "  new, skipped on both   1" in format_comparison(comparison, "x")
