@@ -3,7 +3,6 @@ import pytest
 import patchkit.benchmarks.bench as bench
 from patchkit.benchmarks.bench import (
     SeriesResult,
-    format_table,
     instructions_per_request,
     median,
     missed_targets,
@@ -28,10 +27,6 @@ def test_median_of_nothing_is_an_error():
 def test_ratio_is_patched_over_pristine():
     assert ratio(101, 100) == 1.01
     assert ratio(1, 0) == float("inf")
-
-
-def test_format_table_pads_columns():
-    assert format_table(("a", "bb"), [("xyz", 1)]) == ("| a   | bb |\n|-----|----|\n| xyz | 1  |")
 
 
 def timing(ns):

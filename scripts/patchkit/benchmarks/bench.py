@@ -17,6 +17,7 @@ from pathlib import Path
 from patchkit.core.errors import OperationError, UsageError
 from patchkit.core.interpreters import python_version_of, selected_pythons
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
+from patchkit.core.report import markdown_table
 from patchkit.core.workspace import fork_interpreter, prepare
 
 WORKER = PAYLOADS_DIR / "bench_worker" / "run_bench.py"
@@ -368,15 +369,6 @@ def measure_series(release, python_version, detect_pythons, workspace, sizes, va
 # Tables -----------------------------------------------------------------------
 
 
-def format_table(header, rows):
-    """Rows as a Markdown table, columns padded so it also reads as plain text."""
-    rows = [tuple(map(str, row)) for row in [header, *rows]]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |" for row in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
-
-
 def verdict(ok):
     return "met" if ok else "MISSED"
 
@@ -640,7 +632,7 @@ def missed_targets(results):
 def results_tables(results):
     def section(title, header, row_function):
         rows = [row for result in results for row in row_function(result)]
-        return f"## {title}\n\n{format_table(header, rows)}\n"
+        return f"## {title}\n\n{markdown_table(header, rows)}\n"
 
     return "\n".join(
         [

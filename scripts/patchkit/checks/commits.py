@@ -22,6 +22,7 @@ from patchkit.core.fork import (
     upstream_tag,
 )
 from patchkit.core.interpreters import python_version_of
+from patchkit.core.report import text_table, verdict_line
 from patchkit.core.runtests import (
     FAILING_OUTCOMES,
     ProgressBoard,
@@ -108,19 +109,31 @@ def format_commit_results(release, python, results):
     lines = [
         f"Red/green per commit: series {release.series} ({release.base_name}) "
         f"on Python {python_version_of(python)}",
-        "  commit        new  red->green  pinned  violations  subject",
     ]
+    rows = [("commit", "new", "red->green", "pinned", "violations", "subject")]
+    problems = []
     for result in results:
-        lines.append(
-            f"  {result.commit[:12]}  {result.new_tests:>3}  {result.red_green:>10}"
-            f"  {result.pinned:>6}  {len(result.violations):>10}  {result.subject}"
+        rows.append(
+            (
+                result.commit[:12],
+                result.new_tests,
+                result.red_green,
+                result.pinned,
+                len(result.violations),
+                result.subject,
+            )
         )
         if result.new_tests == 0:
-            lines.append("    the commit adds no test")
+            problems.append(f"  {result.commit[:12]}: the commit adds no test")
         for test_id, before, after, rule in result.violations:
-            lines.append(f"    {test_id}: without {before}, with {after} ({rule})")
+            problems.append(
+                f"  {result.commit[:12]}: {test_id}: without {before}, with {after} ({rule})"
+            )
+    lines.append(text_table(rows, indent="  "))
+    if problems:
+        lines += ["Problems:", *problems]
     ok = all(result.ok for result in results) and bool(results)
-    lines.append("verdict: " + ("OK" if ok else "FAILED"))
+    lines.append(verdict_line(ok))
     return "\n".join(lines), ok
 
 
@@ -246,14 +259,14 @@ def format_site_results(release, python, results):
     lines = [
         f"Mutation check: series {release.series} ({release.base_name}) on Python "
         f"{python_version_of(python)}: each call of {HELPER}() reverted alone",
-        "  site                                          red tests  first red test",
     ]
+    rows = [("site", "red tests", "first red test")]
     for result in results:
-        where = f"{result.site.path}:{result.site.line}"
         first = result.red[0] if result.red else "NONE: the site survives"
-        lines.append(f"  {where:<44}  {len(result.red):>9}  {first}")
+        rows.append((f"{result.site.path}:{result.site.line}", len(result.red), first))
+    lines.append(text_table(rows, indent="  "))
     killed = sum(result.killed for result in results)
     lines.append(f"  sites killed: {killed} of {len(results)}")
     ok = killed == len(results)
-    lines.append("verdict: " + ("OK" if ok else "FAILED"))
+    lines.append(verdict_line(ok))
     return "\n".join(lines), ok

@@ -14,6 +14,7 @@ from pathlib import Path
 from patchkit.core.errors import OperationError, UsageError
 from patchkit.core.fork import series_topics
 from patchkit.core.manifest import PAYLOADS_DIR
+from patchkit.core.report import text_table, verdict_line
 from patchkit.core.workspace import prepare
 
 WORKER_DIR = PAYLOADS_DIR / "explorer_worker"
@@ -247,14 +248,7 @@ def format_tallies(tallies, title):
     rows = [("handler", *(label for label, _ in columns))]
     for handler, tally in [*tallies.items(), ("total", total)]:
         rows.append((handler, *(str(getattr(tally, name)) for _, name in columns)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [f"Chain explorer: {title}"]
-    lines += [
-        "  "
-        + "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths)))
-        for row in rows
-    ]
-    return "\n".join(lines)
+    return f"Chain explorer: {title}\n" + text_table(rows, indent="  ", right_align_numbers=True)
 
 
 def worker_env(tree):
@@ -359,5 +353,5 @@ def run_explore(manifest, series_names, python, workspace, chains):
         if len(offenders) > 20:
             print(f"  ... and {len(offenders) - 20} more")
         ok = ok and not offenders
-    print(f"verdict: {'OK' if ok else 'FAILED'}")
+    print(verdict_line(ok))
     return 0 if ok else 1

@@ -7,6 +7,7 @@ import dataclasses
 from patchkit.core.errors import OperationError, UsageError
 from patchkit.core.fork import REGRESSION_LABEL, new_test_ids, regression_dir
 from patchkit.core.interpreters import python_version_of, selected_pythons
+from patchkit.core.report import text_table, verdict_line
 from patchkit.core.runtests import FAILING_OUTCOMES, compare_outcomes, run_runtests
 from patchkit.core.workspace import fork_interpreter, prepare_trees
 
@@ -143,12 +144,7 @@ def format_matrix(cells):
                 "OK" if cell.ok else "FAILED",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
+    return text_table(rows, rule=True)
 
 
 def format_pristine_failures(cells):
@@ -226,5 +222,5 @@ def run_redgreen(manifest, series_names, pythons, workspace):
         print()
         print(problems)
     ok = all(cell.ok for cell in cells)
-    print(f"verdict: {'OK' if ok else 'FAILED'} ({sum(c.ok for c in cells)}/{len(cells)} cells)")
+    print(verdict_line(ok, f"{sum(c.ok for c in cells)}/{len(cells)} cells"))
     return 0 if ok else 1

@@ -20,6 +20,7 @@ from pathlib import Path
 from patchkit.core.errors import OperationError, UsageError
 from patchkit.core.fork import series_topics
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
+from patchkit.core.report import text_table, verdict_line
 from patchkit.core.venvs import run_checked
 from patchkit.core.workspace import prepare
 
@@ -239,8 +240,7 @@ def format_runs(runs):
                 statuses,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
+    lines = text_table(rows).splitlines()
     # Expected failures (pristine) first, unexpected ones (patched) last: a truncated
     # CI log keeps its tail.
     for run in sorted(runs, key=lambda run: run.tree_name == "patched"):
@@ -293,5 +293,5 @@ def run_serve_check(manifest, series, python, workspace, pristine, requests):
     if pristine:
         print(f"pristine shows the failure: {'yes' if pristine_fails else 'NO'}")
     ok = patched_ok and pristine_fails
-    print(f"verdict: {'OK' if ok else 'FAILED'}")
+    print(verdict_line(ok))
     return 0 if ok else 1

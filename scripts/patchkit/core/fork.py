@@ -89,24 +89,36 @@ def existing_tag(repo, tag):
         return None
 
 
-def import_sdist(repo, release, sdist_path):
-    tag = release_tag(release)
+def tagged_commit(repo, tag, announce, fill_index, message, parents=()):
+    """The commit tagged tag: made once, from an index that fill_index(index_env)
+    fills, with the fixed import identity, so its id is the same on every machine."""
     commit = existing_tag(repo, tag)
     if commit:
         return commit
-    print(f"Importing Django {release.version} as a commit...", flush=True)
+    print(announce, flush=True)
     with tempfile.TemporaryDirectory() as scratch:
-        tree_dir = unpack_sdist(sdist_path, Path(scratch) / "tree")
         index_env = {**IMPORT_ENV, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
-        # -f: the sdist's own ignore rules, if any, must not drop released files.
-        run_git(["--work-tree", str(tree_dir), "add", "-A", "-f", "."], repo, index_env)
+        fill_index(index_env, Path(scratch))
         tree = run_git(["write-tree"], repo, index_env).strip()
-    message = (
-        f"Imported Django {release.version} from its PyPI sdist.\n\nsha256: {release.sha256}\n"
-    )
-    commit = run_git(["commit-tree", tree], repo, IMPORT_ENV, input=message).strip()
+    parent_args = [arg for parent in parents for arg in ("-p", parent)]
+    commit = run_git(["commit-tree", tree, *parent_args], repo, IMPORT_ENV, input=message).strip()
     git(["tag", tag, commit], repo)
     return commit
+
+
+def import_sdist(repo, release, sdist_path):
+    def fill_index(index_env, scratch):
+        tree_dir = unpack_sdist(sdist_path, scratch / "tree")
+        # -f: the sdist's own ignore rules, if any, must not drop released files.
+        run_git(["--work-tree", str(tree_dir), "add", "-A", "-f", "."], repo, index_env)
+
+    return tagged_commit(
+        repo,
+        release_tag(release),
+        f"Importing Django {release.version} as a commit...",
+        fill_index,
+        f"Imported Django {release.version} from its PyPI sdist.\n\nsha256: {release.sha256}\n",
+    )
 
 
 # Django's main branch cannot be fetched here. The stand-in is what main looks like
@@ -162,22 +174,13 @@ def stand_in_files(release, read):
         raise OperationError(
             f"the stand-in for main could not edit {', '.join(unchanged)} of Django "
             f"{release.version}: the release does not look as fork.py expects",
-            "update stand_in_files() in scripts/fork.py for this release",
+            "update stand_in_files() in scripts/patchkit/core/fork.py for this release",
         )
     return files
 
 
 def commit_stand_in(repo, release, parent):
-    tag = upstream_tag(release)
-    commit = existing_tag(repo, tag)
-    if commit:
-        return commit
-    print(
-        f"Making the main stand-in: {release.stand_in} pre-alpha on {release.version}...",
-        flush=True,
-    )
-    with tempfile.TemporaryDirectory() as scratch:
-        index_env = {**IMPORT_ENV, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
+    def fill_index(index_env, scratch):
         run_git(["read-tree", parent], repo, index_env)
         files = stand_in_files(release, lambda path: git(["show", f"{parent}:{path}"], repo))
         for path, content in files.items():
@@ -187,15 +190,17 @@ def commit_stand_in(repo, release, parent):
             run_git(
                 ["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"], repo, index_env
             )
-        tree = run_git(["write-tree"], repo, index_env).strip()
-    message = (
+
+    return tagged_commit(
+        repo,
+        upstream_tag(release),
+        f"Making the main stand-in: {release.stand_in} pre-alpha on {release.version}...",
+        fill_index,
         f"Bumped version; main is now {release.stand_in} pre-alpha.\n\n"
         f"Stand-in for Django's main branch: Django {release.version} plus the "
-        f"start of the\n{release.stand_in} cycle, made by patchset.py.\n"
+        f"start of the\n{release.stand_in} cycle, made by patchset.py.\n",
+        parents=[parent],
     )
-    commit = run_git(["commit-tree", tree, "-p", parent], repo, IMPORT_ENV, input=message).strip()
-    git(["tag", tag, commit], repo)
-    return commit
 
 
 def apply_series(repo, release):
@@ -363,8 +368,9 @@ def tree_with_django_from(fork, commit, django_from, message):
     return run_git(["commit-tree", tree, "-p", commit], fork, IMPORT_ENV, input=message).strip()
 
 
-def extract_commit(fork, commit, target):
-    """commit's files in target (replaced), with the regression app linked in."""
+def extract_commit(fork, commit, target, link_regression=True):
+    """commit's files in target (replaced), with the regression app linked in
+    unless told otherwise."""
     target = Path(target)
     if target.exists():
         shutil.rmtree(target)
@@ -377,7 +383,8 @@ def extract_commit(fork, commit, target):
                 tar.extractall(target, filter="data")
             else:
                 tar.extractall(target)
-    link_regression_app(target)
+    if link_regression:
+        link_regression_app(target)
     return target
 
 

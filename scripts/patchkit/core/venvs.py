@@ -1,5 +1,6 @@
 """Virtualenvs, pip installs and checked subprocess runs."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -67,3 +68,15 @@ def install_fork(python, fork, requirements=DJANGO_TEST_REQUIREMENTS):
         f"installing {fork}",
         "check the pip output above; PyPI must be reachable",
     )
+
+
+def installed_versions(python, names, missing="not installed"):
+    """{distribution: version} as pip in python's environment sees them."""
+    versions = {}
+    for name in names:
+        output = subprocess.run(
+            [str(python), "-m", "pip", "show", name], capture_output=True, text=True
+        ).stdout
+        match = re.search(r"^Version: (.+)$", output, re.MULTILINE)
+        versions[name] = match.group(1) if match else missing
+    return versions

@@ -21,6 +21,7 @@ from patchkit.core.fork import (
     upstream_tag,
 )
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR, SCRIPTS_DIR, project_dir
+from patchkit.core.report import markdown_table
 from patchkit.core.workspace import fork_interpreter
 
 TEMPLATE = SCRIPTS_DIR / "case_template.md"
@@ -57,12 +58,6 @@ def render(template, values):
 
 def bullet_list(lines, empty="(none)"):
     return "\n".join(f"- {line}" for line in lines) if lines else f"- {empty}"
-
-
-def markdown_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # Computed from the patched trees ----------------------------------------------

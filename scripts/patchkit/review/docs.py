@@ -8,14 +8,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import OperationError
 from patchkit.core.evidence import write_evidence
-from patchkit.core.fork import git, materialize_fork, upstream_tag
-from patchkit.core.venvs import create_venv, ensure_pip, run_checked
+from patchkit.core.fork import extract_commit, materialize_fork, upstream_tag
+from patchkit.core.report import verdict_line
+from patchkit.core.venvs import create_venv, ensure_pip, installed_versions, run_checked
 
 # What pyenchant needs from Debian to check en_US spelling.
 SPELLING_DEBIAN_PACKAGES = ["libenchant-2-2", "hunspell-en-us"]
@@ -24,23 +23,6 @@ WARNING_LINE = re.compile(
     r"^(?P<file>[^:\s][^:]*?)(?::(?P<line>\d+))?: "
     r"(?P<level>WARNING|ERROR|CRITICAL|SEVERE): (?P<message>.*)$"
 )
-
-
-def export_pristine_tree(fork, release, dest):
-    """The release's files as imported (django/ is needed: conf.py imports it)."""
-    dest = Path(dest)
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    with tempfile.TemporaryDirectory() as scratch:
-        archive = Path(scratch) / "tree.tar"
-        git(["archive", "--format=tar", "-o", str(archive), upstream_tag(release)], fork)
-        with tarfile.open(archive) as tar:
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, filter="data")
-            else:
-                tar.extractall(dest)
-    return dest
 
 
 def docs_venv(workdir, tree):
@@ -55,19 +37,6 @@ def docs_venv(workdir, tree):
         "check that PyPI is reachable",
     )
     return venv
-
-
-def installed_versions(venv, names):
-    versions = {}
-    for name in names:
-        output = subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", "show", name],
-            capture_output=True,
-            text=True,
-        ).stdout
-        match = re.search(r"^Version: (.+)$", output, re.MULTILINE)
-        versions[name] = match.group(1) if match else "not installed"
-    return versions
 
 
 def enchant_works(venv):
@@ -212,12 +181,15 @@ def run_docs(manifest, series, workspace, spelling, compare_only=False):
         last_build_warnings(fork, "html")  # fails early when there was no build
     else:
         fork = materialize_fork(workspace.fork(release), release)
-        export_pristine_tree(fork, release, pristine)
+        # The release's files as imported (django/ is needed: conf.py imports it).
+        extract_commit(fork, upstream_tag(release), pristine, link_regression=False)
         venv = docs_venv(workdir, fork)
     summary = {
         "series": release.series,
         "version": release.version,
-        "tools": installed_versions(venv, ["Sphinx", "pyenchant", "sphinxcontrib-spelling"]),
+        "tools": installed_versions(
+            venv / "bin" / "python", ["Sphinx", "pyenchant", "sphinxcontrib-spelling"]
+        ),
     }
     summary["html"] = compare_builds(venv, fork, pristine, "html", compare_only)
     reason = spelling_unavailable(venv) if spelling else "--no-spelling"
@@ -257,5 +229,5 @@ def run_docs(manifest, series, workspace, spelling, compare_only=False):
         ok = ok and not result["new"]
     path = write_evidence(f"docs-{release.series}", summary)
     print(f"Summary written to {path}")
-    print(f"verdict: {'OK' if ok else 'FAILED'}")
+    print(verdict_line(ok))
     return 0 if ok else 1

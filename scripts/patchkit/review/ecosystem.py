@@ -14,6 +14,7 @@ from patchkit.core.errors import OperationError, UsageError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.manifest import SCRIPTS_DIR
+from patchkit.core.report import verdict_line
 from patchkit.core.runtests import RUNNER_DIR, compare_outcomes, outcome_counts, summarize_outcomes
 from patchkit.core.venvs import run_checked
 from patchkit.core.workspace import fork_interpreter, prepare_trees
@@ -232,5 +233,5 @@ def run_ecosystem(manifest, series, python, workspace, names):
     )
     path = write_evidence(f"ecosystem-{release.series}", summary)
     print(f"Summary written to {path}")
-    print(f"verdict: {'OK' if ok else 'FAILED'} (no new failure)")
+    print(verdict_line(ok, "no new failure"))
     return 0 if ok else 1

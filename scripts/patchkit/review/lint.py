@@ -26,7 +26,8 @@ from patchkit.core.evidence import LINT_TOOLS, write_evidence
 from patchkit.core.fork import git, materialize_fork, upstream_tag
 from patchkit.core.git import GitError
 from patchkit.core.manifest import PROJECT_DIR
-from patchkit.core.venvs import create_venv, ensure_pip, run_checked
+from patchkit.core.report import text_table, verdict_line
+from patchkit.core.venvs import create_venv, ensure_pip, installed_versions, run_checked
 
 LINT_REQUIREMENTS = PROJECT_DIR / "requirements" / "lint.txt"
 # Django's repository .flake8 (the sdists do not ship it).
@@ -38,6 +39,7 @@ BLACK_PIN = re.compile(r"^\s*(?:deps\s*=\s*)?black\s*==\s*([\w.]+)\s*$", re.MULT
 COMMIT_WIDTH = 72
 TICKET_SUBJECT = re.compile(r"^(?:Fixed|Refs) #\d+ -- \S.*\.$")
 TOOLS = LINT_TOOLS
+LINTERS = ("black", "isort", "flake8", "blacken-docs", "sphinx-lint")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,19 +94,6 @@ def tools_venv(workdir, requirements):
         )
         marker.write_text(wanted)
     return venv
-
-
-def tool_versions(venv):
-    versions = {}
-    for name in ("black", "isort", "flake8", "blacken-docs", "sphinx-lint"):
-        output = subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", "show", name],
-            capture_output=True,
-            text=True,
-        ).stdout
-        match = re.search(r"^Version: (.+)$", output, re.MULTILINE)
-        versions[name] = match.group(1) if match else "?"
-    return versions
 
 
 def run_tool(venv, args, text=None, cwd=None):
@@ -469,7 +458,13 @@ def run_lint(manifest, series_names, workspace):
         new, preexisting, paths = lint_series(fork, release, venv, docs_linter)
         new += commit_findings(release, commits, backport_of)
         new += release_note_findings(fork, release)
-        results[release.series] = (release, new, preexisting, paths, tool_versions(venv))
+        results[release.series] = (
+            release,
+            new,
+            preexisting,
+            paths,
+            installed_versions(venv / "bin" / "python", LINTERS, "?"),
+        )
     print()
     print("Lint: problems the patches introduce (pristine findings subtracted)")
     header = ("series", "files", *TOOLS, "pre-existing", "verdict")
@@ -485,9 +480,7 @@ def run_lint(manifest, series_names, workspace):
                 "OK" if not new else "FAILED",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+    print(text_table(rows))
     for series, (_, new, _, _, versions) in results.items():
         print(f"series {series}: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
         for finding in new:
@@ -507,5 +500,5 @@ def run_lint(manifest, series_names, workspace):
         },
     )
     ok = all(not new for _, new, _, _, _ in results.values())
-    print(f"verdict: {'OK' if ok else 'FAILED'}")
+    print(verdict_line(ok))
     return 0 if ok else 1
