@@ -2,6 +2,7 @@ import pytest
 
 from conftest import FAKE_FILES, git
 from patchkit.cli import main
+from patchkit.core import fork
 
 
 def test_checksum_mismatch_fails_and_unpacks_nothing(project, tmp_path, capsys):
@@ -211,12 +212,11 @@ def test_regression_app_is_linked_and_excluded(project, tmp_path):
     assert git(["status", "--porcelain", "--untracked-files=all"], dest) == ""
 
 
+class Main:
+    version, stand_in = "6.1.3", "6.2"
+
+
 def test_the_main_stand_in_starts_the_next_feature_cycle():
-    from patchkit.core import fork
-
-    class Main:
-        version, stand_in = "6.1.3", "6.2"
-
     release_files = {
         "django/__init__.py": 'VERSION = (6, 1, 3, "final", 0)\n',
         "docs/conf.py": 'version = "6.1"\ndjango_next_version = "6.2"\n',
@@ -238,11 +238,6 @@ def test_the_main_stand_in_starts_the_next_feature_cycle():
 
 
 def test_the_stand_in_refuses_a_release_it_cannot_edit():
-    from patchkit.core import fork
-
-    class Main:
-        version, stand_in = "6.1.3", "6.2"
-
     files = {
         "django/__init__.py": "VERSION = get()\n",
         "docs/conf.py": "",

@@ -58,19 +58,10 @@ def write_series(tmp_path, core_source):
     assert main(["export", "--fork", str(fork)]) == 0
 
 
-def run_test_command(tmp_path):
-    return main(
-        [
-            "test",
-            "--series",
-            "6.1",
-            "--python",
-            sys.executable,
-            "--workdir",
-            str(tmp_path / "work"),
-            "--compare-pristine",
-        ]
-    )
+def run_test_command(tmp_path, compare=True):
+    command = ["test", "--series", "6.1", "--python", sys.executable]
+    command += ["--workdir", str(tmp_path / "work")]
+    return main(command + (["--compare-pristine"] if compare else []))
 
 
 def test_red_then_green_passes(fake_django_tests, tmp_path, capsys):
@@ -100,20 +91,7 @@ def test_changed_outcome_of_an_old_test_fails(fake_django_tests, tmp_path, capsy
 def test_without_comparing_runtests_failure_is_exit_1(fake_django_tests, tmp_path):
     write_series(tmp_path, "def is_async(obj):\n    return True\nOLD_BEHAVIOUR = False\n")
 
-    assert (
-        main(
-            [
-                "test",
-                "--series",
-                "6.1",
-                "--python",
-                sys.executable,
-                "--workdir",
-                str(tmp_path / "work"),
-            ]
-        )
-        == 1
-    )
+    assert run_test_command(tmp_path, compare=False) == 1
 
 
 def test_empty_series_passes_trivially(fake_django_tests, tmp_path, capsys):

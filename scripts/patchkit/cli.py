@@ -252,6 +252,18 @@ def add_workdir(parser, folder, what="forks and virtualenvs"):
     )
 
 
+def add_count(parser, flag, default, what):
+    parser.add_argument(
+        flag, type=int, default=default, metavar="N", help=f"{what} (default {default})"
+    )
+
+
+def add_flag(parser, flag, what, dest=None):
+    """An on/off option: on when given, or (a --no-... flag with dest) off when given."""
+    action = "store_false" if dest else "store_true"
+    parser.add_argument(flag, action=action, help=what, **({"dest": dest} if dest else {}))
+
+
 def add_verbose(parser):
     parser.add_argument(
         "-v",
@@ -293,10 +305,10 @@ def build_parser():
         default=str(PROJECT_DIR),
         help="the fork goes to WORKDIR/fork-<series> (default: ./django_fork)",
     )
-    test.add_argument(
+    add_flag(
+        test,
         "--compare-pristine",
-        action="store_true",
-        help="also run on the release's django/ and apply the red/green rules",
+        "also run on the release's django/ and apply the red/green rules",
     )
     test.add_argument(
         "--labels", nargs="+", metavar="LABEL", help="runtests.py labels (default: the manifest's)"
@@ -341,46 +353,26 @@ def build_parser():
     serve = add_command(sub, "serve-check", cmd_serve_check)
     add_series(serve)
     add_python(serve)
-    serve.add_argument(
-        "--pristine",
-        action="store_true",
-        help="also serve the pristine release, which must show the failure",
-    )
-    serve.add_argument(
-        "--requests",
-        type=int,
-        default=2000,
-        metavar="N",
-        help="requests per server (default 2000)",
-    )
+    add_flag(serve, "--pristine", "also serve the pristine release, which must show the failure")
+    add_count(serve, "--requests", 2000, "requests per server")
     add_workdir(serve, ".regression")
 
     bench = add_command(sub, "bench", cmd_bench)
     add_series(bench, many=True, default="every series")
     add_python(bench, default="the series' first Python for requests, each for detection")
-    bench.add_argument(
-        "--quick",
-        action="store_true",
-        help="tiny sizes, to show it works; writes no file unless --output",
-    )
-    bench.add_argument(
+    add_flag(bench, "--quick", "tiny sizes, to show it works; writes no file unless --output")
+    add_flag(
+        bench,
         "--no-callgrind",
+        "skip the instruction counts (they need valgrind)",
         dest="callgrind",
-        action="store_false",
-        help="skip the instruction counts (they need valgrind)",
     )
     bench.add_argument(
         "--output",
         metavar="PATH",
         help="Markdown report (default: BENCHMARKS.md, none with --quick)",
     )
-    bench.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="series measured at the same time (default 1)",
-    )
+    add_count(bench, "--jobs", 1, "series measured at the same time")
     add_workdir(bench, ".bench")
 
     lint = add_command(sub, "lint", cmd_lint)
@@ -389,16 +381,14 @@ def build_parser():
 
     docs = add_command(sub, "docs", cmd_docs)
     add_series(docs)
-    docs.add_argument(
+    add_flag(
+        docs,
         "--no-spelling",
+        "skip the spelling check (it needs Debian's enchant)",
         dest="spelling",
-        action="store_false",
-        help="skip the spelling check (it needs Debian's enchant)",
     )
-    docs.add_argument(
-        "--compare-only",
-        action="store_true",
-        help="compare the warnings of the last builds in WORKDIR, no rebuild",
+    add_flag(
+        docs, "--compare-only", "compare the warnings of the last builds in WORKDIR, no rebuild"
     )
     add_workdir(docs, ".docs", "forks and the docs virtualenv")
 
