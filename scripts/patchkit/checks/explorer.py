@@ -4,17 +4,18 @@ ASGI handlers in a pristine process and in a patched process; the two JSON repor
 are checked against what each chain's flags promise and against each other."""
 
 import dataclasses
+import fnmatch
 import json
-import os
 import random
-import subprocess
+import re
 import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import OperationError, UsageError
 from patchkit.core.fork import series_topics
-from patchkit.core.manifest import PAYLOADS_DIR
+from patchkit.core.manifest import PAYLOADS_DIR, project_dir
 from patchkit.core.report import text_table, verdict_line
+from patchkit.core.workers import run_side_by_side
 from patchkit.core.workspace import prepare
 
 WORKER_DIR = PAYLOADS_DIR / "explorer_worker"
@@ -24,7 +25,6 @@ CI_CHAINS = 2000
 DEEP_CHAINS = 20000
 MAX_LENGTH = 8
 EXHAUSTIVE_LENGTH = 2  # every chain up to this long is tried, the rest are drawn
-WORKER_TIMEOUT = 1800
 
 # What calling each kind's instance returns, by construction: "async" (a coroutine
 # from an async __call__ or function), "sync", or "either" (it follows the mode
@@ -251,69 +251,6 @@ def format_tallies(tallies, title):
     return f"Chain explorer: {title}\n" + text_table(rows, indent="  ", right_align_numbers=True)
 
 
-def worker_env(tree):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(WORKER_DIR)])
-    # Warnings are recorded by the worker itself; none may be silenced or raised.
-    env.pop("PYTHONWARNINGS", None)
-    return env
-
-
-def start_worker(python, tree, cases_path, results_path, log_path):
-    command = [
-        str(python),
-        str(WORKER_DIR / "explore_chains.py"),
-        str(cases_path),
-        str(results_path),
-    ]
-    log = open(log_path, "w")
-    return subprocess.Popen(
-        command, env=worker_env(tree), stdout=log, stderr=subprocess.STDOUT
-    ), log
-
-
-def read_report(results_path, tree, name, log_path):
-    if not Path(results_path).exists():
-        raise OperationError(
-            f"the {name} chain run wrote no results:\n{Path(log_path).read_text()[-3000:]}",
-            "fix the error above and run explore again",
-        )
-    report = json.loads(Path(results_path).read_text())
-    expected_django = Path(tree) / "django" / "__init__.py"
-    if Path(report["django_file"]).resolve() != expected_django.resolve():
-        raise OperationError(
-            f"the {name} chain run imported {report['django_file']}, not {expected_django}",
-            "check PYTHONPATH and what is installed in the interpreter",
-        )
-    return report
-
-
-def run_chains_side_by_side(python, trees, cases, scratch):
-    """Run the cases in one process per tree, side by side; return the reports."""
-    cases_path = Path(scratch) / "cases.json"
-    cases_path.write_text(json.dumps(cases))
-    running = {}
-    for name, tree in trees.items():
-        print(
-            f"Running {len(cases)} chains with the {name} django ({tree / 'django'})...",
-            flush=True,
-        )
-        results_path, log_path = Path(scratch) / f"{name}.json", Path(scratch) / f"{name}.log"
-        process, log = start_worker(python, tree, cases_path, results_path, log_path)
-        running[name] = (process, log, results_path, log_path)
-    reports = {}
-    for name, (process, log, results_path, log_path) in running.items():
-        try:
-            process.wait(timeout=WORKER_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        finally:
-            log.close()
-        reports[name] = read_report(results_path, trees[name], name, log_path)
-    return reports
-
-
 def explore_series(release, python, workspace, chains):
     prepared, interpreter = prepare(release, workspace, python)
     trees = {"pristine": prepared.reverted, "patched": prepared.fork}
@@ -321,7 +258,26 @@ def explore_series(release, python, workspace, chains):
     print(f"Views: {', '.join(views)}", flush=True)
     cases = generate_cases(chains, views=views)
     with tempfile.TemporaryDirectory() as scratch:
-        reports = run_chains_side_by_side(interpreter, trees, cases, scratch)
+        cases_path = Path(scratch) / "cases.json"
+        cases_path.write_text(json.dumps(cases))
+        reports = run_side_by_side(
+            interpreter,
+            trees,
+            WORKER_DIR / "explore_chains.py",
+            [cases_path],
+            scratch,
+            "explore",
+            f"{len(cases)} chains",
+        )
+        entry_reports = run_side_by_side(
+            interpreter,
+            trees,
+            WORKER_DIR / "explore_entry_points.py",
+            [],
+            scratch,
+            "explore",
+            "the entry points",
+        )
     flags = reports["patched"]["flags"]
     if flags != reports["pristine"]["flags"] or set(flags) != set(KINDS):
         raise OperationError(
@@ -335,7 +291,13 @@ def explore_series(release, python, workspace, chains):
         f"series {release.series} ({release.base_name}) on Python "
         f"{reports['patched']['python']}, seed {SEED}, {chains} chains per handler"
     )
-    return tallies, offenders, title
+    entry_points = compare_entry_points(
+        entry_reports["pristine"]["results"],
+        entry_reports["patched"]["results"],
+        read_ledger(),
+        release,
+    )
+    return tallies, offenders, title, entry_points
 
 
 def run_explore(manifest, series_names, python, workspace, chains):
@@ -346,12 +308,153 @@ def run_explore(manifest, series_names, python, workspace, chains):
     releases = [manifest.release(name) for name in series_names or [manifest.default_series]]
     ok = True
     for release in releases:
-        tallies, offenders, title = explore_series(release, python, workspace, chains)
+        tallies, offenders, title, entry_points = explore_series(
+            release, python, workspace, chains
+        )
         print(format_tallies(tallies, title))
         for case, problem in offenders[:20]:
             print(f"  {case['handler']} {case['chain']} view={case['view']}: {problem}")
         if len(offenders) > 20:
             print(f"  ... and {len(offenders) - 20} more")
-        ok = ok and not offenders
+        print(format_entry_points(entry_points, release))
+        ok = ok and not offenders and not entry_points.problems
     print(verdict_line(ok))
     return 0 if ok else 1
+
+
+# The entry-point differential ------------------------------------------------------
+# Every entry point the series changes (views under each decorator, user_passes_test
+# test functions, signal receivers, RemoteUserMiddleware and MiddlewareMixin chains,
+# middleware never reached, both handlers from one settings module), each case run on
+# both trees by explorer_worker/explore_entry_points.py. A case whose outcome differs
+# must be listed in LEDGER.md, unless it was broken on pristine and its async-callable
+# object now behaves exactly like its twin (the same case with an `async def`
+# function); a ledger entry that no case reproduces is a failure too.
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerEntry:
+    id: str
+    series: frozenset  # {"all"} or series names
+    patterns: tuple  # the differential's case ids (fnmatch patterns) it covers
+
+    def applies_to(self, release):
+        return "all" in self.series or release.series in self.series
+
+
+def ledger_path():
+    return project_dir() / "LEDGER.md"
+
+
+def read_ledger(path=None):
+    """The entries of LEDGER.md's first table: its id, series and differential-case
+    columns, found by their headers."""
+    lines = Path(path or ledger_path()).read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| id |"))
+    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    series_column, cases_column = header.index("series"), header.index("differential cases")
+    entries = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        entries.append(
+            LedgerEntry(
+                id=cells[0].strip("`"),
+                series=frozenset(part.strip() for part in cells[series_column].split(",")),
+                patterns=tuple(re.findall(r"`([^`]+)`", cells[cases_column])),
+            )
+        )
+    return entries
+
+
+def case_observation(result):
+    return {key: value for key, value in result.items() if key not in ("id", "twin")}
+
+
+def case_works(result):
+    """No exception, no warning, nothing logged, no 5xx response."""
+    if "error" in result or result.get("warnings") or result.get("logged"):
+        return False
+    outcome = result.get("result")
+    responses = [outcome, *outcome.values()] if isinstance(outcome, dict) else []
+    return not any(isinstance(r, dict) and r.get("status", 200) >= 500 for r in responses)
+
+
+@dataclasses.dataclass
+class EntryPoints:
+    counts: dict  # family -> {column: count}
+    problems: list  # (case id, what is wrong)
+    reproduced: dict  # ledger id -> case ids that differ as it says
+
+
+ENTRY_COLUMNS = ("cases", "n/a", "same", "broken on both", "fixed", "in the ledger", "problems")
+
+
+def compare_entry_points(pristine, patched, ledger, release):
+    before = {result["id"]: result for result in pristine}
+    after = {result["id"]: result for result in patched}
+    entries = [entry for entry in ledger if entry.applies_to(release)]
+    counts, problems = {}, []
+    reproduced = {entry.id: [] for entry in entries}
+    if set(before) != set(after):
+        problems.append(("*", "the two trees ran different cases"))
+    for case_id, old in before.items():
+        new = after.get(case_id, {"error": "missing"})
+        family = counts.setdefault(case_id.split("/")[0], dict.fromkeys(ENTRY_COLUMNS, 0))
+        family["cases"] += 1
+        column, problem = judge_case(case_id, old, new, after, entries, reproduced)
+        family[column] += 1
+        if problem:
+            problems.append((case_id, problem))
+    for entry in entries:
+        if not entry.patterns:
+            problems.append((entry.id, "the ledger entry names no differential case"))
+        elif not reproduced[entry.id]:
+            problems.append((entry.id, "no case reproduces this ledger entry"))
+    return EntryPoints(counts, problems, reproduced)
+
+
+def judge_case(case_id, old, new, after, entries, reproduced):
+    """(the column the case counts in, the problem or None)."""
+    if "not_available" in old and "not_available" in new:
+        return "n/a", None
+    if ("not_available" in old) != ("not_available" in new):
+        return "problems", "available on one tree only"
+    twin = after.get(new.get("twin") or "")
+    if case_observation(old) != case_observation(new):
+        listed = next(
+            (e for e in entries if any(fnmatch.fnmatchcase(case_id, p) for p in e.patterns)), None
+        )
+        if listed:
+            reproduced[listed.id].append(case_id)
+            return "in the ledger", None
+        if case_works(old):
+            return "problems", "changed while working on pristine, not in LEDGER.md"
+        if twin is None:
+            return "problems", "changed, not in LEDGER.md"
+        if case_observation(new) != case_observation(twin):
+            return "problems", f"patched, does not behave as {twin['id']}"
+        return "fixed", None
+    if twin is not None and case_observation(new) != case_observation(twin):
+        return "problems", f"unchanged, but patched it does not behave as {twin['id']}"
+    return ("same", None) if case_works(new) else ("broken on both", None)
+
+
+def format_entry_points(entry_points, release):
+    rows = [("family", *ENTRY_COLUMNS)]
+    for family, counts in entry_points.counts.items():
+        rows.append((family, *(counts[column] for column in ENTRY_COLUMNS)))
+    total = {c: sum(counts[c] for counts in entry_points.counts.values()) for c in ENTRY_COLUMNS}
+    rows.append(("total", *(total[column] for column in ENTRY_COLUMNS)))
+    lines = [
+        f"Entry points: series {release.series}, every case on both trees",
+        text_table(rows, indent="  ", right_align_numbers=True),
+    ]
+    for ledger_id, case_ids in entry_points.reproduced.items():
+        lines.append(f"  LEDGER.md {ledger_id}: {len(case_ids)} case(s)")
+    for case_id, problem in entry_points.problems[:40]:
+        lines.append(f"  PROBLEM {case_id}: {problem}")
+    if len(entry_points.problems) > 40:
+        lines.append(f"  ... and {len(entry_points.problems) - 40} more")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""Code of scripts/payloads/ run inside the Django under test: one process per tree,
+side by side, each writing a JSON report that names the django/ it imported."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from patchkit.core.errors import OperationError
+
+WORKER_TIMEOUT = 1800
+
+
+def worker_env(tree, worker_dir):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(worker_dir)])
+    # Warnings are recorded by the worker itself; none may be silenced or raised.
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def read_report(results_path, tree, name, log_path, command):
+    if not Path(results_path).exists():
+        raise OperationError(
+            f"the {name} run wrote no results:\n{Path(log_path).read_text()[-3000:]}",
+            f"fix the error above and run {command} again",
+        )
+    report = json.loads(Path(results_path).read_text())
+    expected_django = Path(tree) / "django" / "__init__.py"
+    if Path(report["django_file"]).resolve() != expected_django.resolve():
+        raise OperationError(
+            f"the {name} run imported {report['django_file']}, not {expected_django}",
+            "check PYTHONPATH and what is installed in the interpreter",
+        )
+    return report
+
+
+def run_side_by_side(python, trees, script, args, scratch, command, what):
+    """Run script ARGS... RESULTS.json in one process per tree at the same time;
+    return {tree name: report}. Logs go to scratch."""
+    running = {}
+    for name, tree in trees.items():
+        print(f"Running {what} with the {name} django ({tree / 'django'})...", flush=True)
+        results_path = Path(scratch) / f"{Path(script).stem}-{name}.json"
+        log_path = Path(scratch) / f"{Path(script).stem}-{name}.log"
+        log = open(log_path, "w")
+        process = subprocess.Popen(
+            [str(python), str(script), *map(str, args), str(results_path)],
+            env=worker_env(tree, Path(script).parent),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        running[name] = (process, log, results_path, log_path)
+    reports = {}
+    for name, (process, log, results_path, log_path) in running.items():
+        try:
+            process.wait(timeout=WORKER_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        finally:
+            log.close()
+        reports[name] = read_report(results_path, trees[name], name, log_path, command)
+    return reports
