@@ -24,6 +24,7 @@ from redgreen import fork_dir, interpreter_for
 from releases import PROJECT_DIR, SCRIPTS_DIR, OperationError, UsageError
 
 SITE_DIR = SCRIPTS_DIR / "payloads" / "servecheck_site"
+SUPPORT_DIR = SCRIPTS_DIR / "payloads" / "support"
 SERVER_REQUIREMENTS = PROJECT_DIR / "requirements" / "servers.txt"
 HEADER, HEADER_VALUE = "X-Async-Call", "called"
 REQUESTS = 2000
@@ -81,7 +82,7 @@ def install_servers(python):
 
 def site_env(tree, topics, data_dir):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SITE_DIR), str(tree)])
+    env["PYTHONPATH"] = os.pathsep.join([str(SITE_DIR), str(SUPPORT_DIR), str(tree)])
     env["DJANGO_SETTINGS_MODULE"] = "site_project.settings"
     env["SERVECHECK_TOPICS"] = ",".join(sorted(topics))
     env["SERVECHECK_DATA"] = str(data_dir)
