@@ -16,6 +16,7 @@ from redgreen import fork_dir, interpreter_for
 from releases import SCRIPTS_DIR, OperationError, UsageError
 
 WORKER_DIR = SCRIPTS_DIR / "payloads" / "explorer_worker"
+SUPPORT_DIR = SCRIPTS_DIR / "payloads" / "support"
 HANDLERS = ("wsgi", "asgi")
 SEED = 34328
 CI_CHAINS = 2000
@@ -256,7 +257,7 @@ def format_tallies(tallies, title):
 
 def worker_env(tree):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(WORKER_DIR)])
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(WORKER_DIR), str(SUPPORT_DIR)])
     # Warnings are recorded by the worker itself; none may be silenced or raised.
     env.pop("PYTHONWARNINGS", None)
     return env
