@@ -2,14 +2,9 @@ import django
 from django.dispatch import Signal
 from django.test import SimpleTestCase
 
+from .async_call_support import AsyncCallReceiver
+
 receivers_may_be_async = django.VERSION >= (5, 0)
-
-
-class AsyncCallReceiver:
-    """A receiver that is an object with an async __call__(), not marked."""
-
-    async def __call__(self, sender, **kwargs):
-        return "received"
 
 
 def sync_receiver(sender, **kwargs):

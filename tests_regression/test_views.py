@@ -14,16 +14,16 @@ decorators_know_async = django.VERSION >= (5, 0)
 
 @override_settings(ROOT_URLCONF="async_callable_regression.urls", MIDDLEWARE=[])
 class AsyncCallViewTests(SimpleTestCase):
-    def test_async_call_view(self):
-        """An object with an async __call__() is an async view under WSGI."""
-        response = self.client.get("/object/")
+    def assertObjectViewResponse(self, response):
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.content, b"object view")
 
+    def test_async_call_view(self):
+        """An object with an async __call__() is an async view under WSGI."""
+        self.assertObjectViewResponse(self.client.get("/object/"))
+
     async def test_async_call_view_async(self):
-        response = await self.async_client.get("/object/")
-        self.assertEqual(response.status_code, 200)
-        self.assertEqual(response.content, b"object view")
+        self.assertObjectViewResponse(await self.async_client.get("/object/"))
 
     def test_decorated_async_call_view(self):
         """View decorators return async wrappers for such objects."""
@@ -31,15 +31,11 @@ class AsyncCallViewTests(SimpleTestCase):
             self.skipTest("view decorators are async-aware since Django 5.0")
         for url in DECORATED_URLS:
             with self.subTest(url=url):
-                response = self.client.get(url)
-                self.assertEqual(response.status_code, 200)
-                self.assertEqual(response.content, b"object view")
+                self.assertObjectViewResponse(self.client.get(url))
 
     async def test_decorated_async_call_view_async(self):
         if not decorators_know_async:
             self.skipTest("view decorators are async-aware since Django 5.0")
         for url in DECORATED_URLS:
             with self.subTest(url=url):
-                response = await self.async_client.get(url)
-                self.assertEqual(response.status_code, 200)
-                self.assertEqual(response.content, b"object view")
+                self.assertObjectViewResponse(await self.async_client.get(url))

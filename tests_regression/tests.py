@@ -12,40 +12,44 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, Client, SimpleTestCase, override_settings
 from django.utils.module_loading import import_string
 
-from .middleware import AsyncGetResponse
+from .async_call_support import STARTPROJECT_MIDDLEWARE, AsyncCallView
 
-MIDDLEWARE_MODULE = "async_callable_regression.middleware"
-STARTPROJECT_MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
+SUPPORT_MODULE = "async_callable_regression.async_call_support"
 ASYNC_CALL_MIDDLEWARE = [
-    f"{MIDDLEWARE_MODULE}.AsyncCallMiddleware",
-    f"{MIDDLEWARE_MODULE}.SlotsAsyncCallMiddleware",
-    f"{MIDDLEWARE_MODULE}.async_call_object_factory",
+    f"{SUPPORT_MODULE}.AsyncCallMiddleware",
+    f"{SUPPORT_MODULE}.SlotsAsyncCallMiddleware",
+    f"{SUPPORT_MODULE}.async_call_object_factory",
 ]
+VIEWS = [("/sync/", b"sync view"), ("/async/", b"async view")]
 BRANCHING_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.auth.middleware.RemoteUserMiddleware",
 ]
+UNDECLARED_MESSAGE = (
+    f"Middleware factory {SUPPORT_MODULE}.UndeclaredAsyncCallMiddleware "
+    "returned an asynchronous callable for a synchronous get_response."
+)
 
 
-def stacks_with(middleware_path):
+def startproject_cases():
     """
-    Yield the startproject middleware with middleware_path inserted at each
-    position.
+    Yield (subTest parameters, MIDDLEWARE, url, body) for each unmarked async
+    middleware at each position of the startproject middleware, with each view.
     """
-    for position in range(len(STARTPROJECT_MIDDLEWARE) + 1):
-        middleware = STARTPROJECT_MIDDLEWARE.copy()
-        middleware.insert(position, middleware_path)
-        yield position, middleware
+    for middleware_path in ASYNC_CALL_MIDDLEWARE:
+        for position in range(len(STARTPROJECT_MIDDLEWARE) + 1):
+            middleware = STARTPROJECT_MIDDLEWARE.copy()
+            middleware.insert(position, middleware_path)
+            for url, body in VIEWS:
+                parameters = {"middleware": middleware_path, "position": position}
+                yield {**parameters, "url": url}, middleware, url, body
+
+
+def after_common_middleware(name):
+    """MIDDLEWARE with CommonMiddleware, then the support middleware name."""
+    return ["django.middleware.common.CommonMiddleware", f"{SUPPORT_MODULE}.{name}"]
 
 
 @override_settings(ROOT_URLCONF="async_callable_regression.urls")
@@ -53,7 +57,7 @@ class AsyncCallMiddlewareTests(SimpleTestCase):
     def assertAllMiddlewareRan(self, response, body):
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.content, body)
-        self.assertEqual(response["Async-Call-Middleware"], "called")
+        self.assertEqual(response["X-Async-Call"], "called")
         # Set by SecurityMiddleware, outside or inside the async middleware.
         self.assertEqual(response["X-Content-Type-Options"], "nosniff")
 
@@ -62,29 +66,17 @@ class AsyncCallMiddlewareTests(SimpleTestCase):
         Unmarked async middleware work at every position of the startproject
         middleware, with sync and async views.
         """
-        for middleware_path in ASYNC_CALL_MIDDLEWARE:
-            for position, middleware in stacks_with(middleware_path):
-                for url, body in [("/sync/", b"sync view"), ("/async/", b"async view")]:
-                    with self.subTest(
-                        middleware=middleware_path, position=position, url=url
-                    ), self.settings(MIDDLEWARE=middleware):
-                        self.assertAllMiddlewareRan(Client().get(url), body)
+        for parameters, middleware, url, body in startproject_cases():
+            with self.subTest(**parameters), self.settings(MIDDLEWARE=middleware):
+                self.assertAllMiddlewareRan(Client().get(url), body)
 
     async def test_startproject_middleware_async(self):
-        for middleware_path in ASYNC_CALL_MIDDLEWARE:
-            for position, middleware in stacks_with(middleware_path):
-                for url, body in [("/sync/", b"sync view"), ("/async/", b"async view")]:
-                    with self.subTest(
-                        middleware=middleware_path, position=position, url=url
-                    ), self.settings(MIDDLEWARE=middleware):
-                        response = await AsyncClient().get(url)
-                        self.assertAllMiddlewareRan(response, body)
+        for parameters, middleware, url, body in startproject_cases():
+            with self.subTest(**parameters), self.settings(MIDDLEWARE=middleware):
+                self.assertAllMiddlewareRan(await AsyncClient().get(url), body)
 
     @override_settings(
-        MIDDLEWARE=[
-            "django.middleware.common.CommonMiddleware",
-            f"{MIDDLEWARE_MODULE}.RaiseValueErrorAsyncCallMiddleware",
-        ]
+        MIDDLEWARE=after_common_middleware("RaiseValueErrorAsyncCallMiddleware")
     )
     def test_exception_becomes_500(self):
         """An exception raised by an unmarked async middleware is a 500."""
@@ -92,65 +84,42 @@ class AsyncCallMiddlewareTests(SimpleTestCase):
         self.assertEqual(response.status_code, 500)
 
     @override_settings(
-        MIDDLEWARE=[
-            "django.middleware.common.CommonMiddleware",
-            f"{MIDDLEWARE_MODULE}.RaiseValueErrorAsyncCallMiddleware",
-        ]
+        MIDDLEWARE=after_common_middleware("RaiseValueErrorAsyncCallMiddleware")
     )
     async def test_exception_becomes_500_async(self):
         response = await AsyncClient(raise_request_exception=False).get("/sync/")
         self.assertEqual(response.status_code, 500)
 
     @override_settings(
-        MIDDLEWARE=[
-            "django.middleware.common.CommonMiddleware",
-            f"{MIDDLEWARE_MODULE}.RaiseHttp404AsyncCallMiddleware",
-        ]
+        MIDDLEWARE=after_common_middleware("RaiseHttp404AsyncCallMiddleware")
     )
     def test_http404_becomes_404(self):
         """Http404 raised by an unmarked async middleware is a 404."""
         self.assertEqual(self.client.get("/sync/").status_code, 404)
 
     @override_settings(
-        MIDDLEWARE=[
-            "django.middleware.common.CommonMiddleware",
-            f"{MIDDLEWARE_MODULE}.RaiseHttp404AsyncCallMiddleware",
-        ]
+        MIDDLEWARE=after_common_middleware("RaiseHttp404AsyncCallMiddleware")
     )
     async def test_http404_becomes_404_async(self):
         response = await self.async_client.get("/sync/")
         self.assertEqual(response.status_code, 404)
 
     @override_settings(
-        MIDDLEWARE=[
-            "django.middleware.common.CommonMiddleware",
-            f"{MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware",
-        ]
+        MIDDLEWARE=after_common_middleware("UndeclaredAsyncCallMiddleware")
     )
     def test_undeclared_async_middleware_is_improperly_configured(self):
         """
         An async __call__() adapted for synchronous mode raises
         ImproperlyConfigured when the middleware is loaded.
         """
-        msg = (
-            f"Middleware factory {MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware "
-            "returned an asynchronous callable for a synchronous get_response."
-        )
-        with self.assertRaisesMessage(ImproperlyConfigured, msg):
+        with self.assertRaisesMessage(ImproperlyConfigured, UNDECLARED_MESSAGE):
             self.client.get("/sync/")
 
     @override_settings(
-        MIDDLEWARE=[
-            "django.middleware.common.CommonMiddleware",
-            f"{MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware",
-        ]
+        MIDDLEWARE=after_common_middleware("UndeclaredAsyncCallMiddleware")
     )
     async def test_undeclared_async_middleware_is_improperly_configured_async(self):
-        msg = (
-            f"Middleware factory {MIDDLEWARE_MODULE}.UndeclaredAsyncCallMiddleware "
-            "returned an asynchronous callable for a synchronous get_response."
-        )
-        with self.assertRaisesMessage(ImproperlyConfigured, msg):
+        with self.assertRaisesMessage(ImproperlyConfigured, UNDECLARED_MESSAGE):
             await self.async_client.get("/sync/")
 
 
@@ -160,7 +129,8 @@ class BranchingMiddlewareTests(SimpleTestCase):
         Django's middleware that branch on get_response go async when it is an
         object with an async __call__().
         """
+        get_response = AsyncCallView()
         for middleware_path in BRANCHING_MIDDLEWARE:
             with self.subTest(middleware=middleware_path):
-                middleware = import_string(middleware_path)(AsyncGetResponse())
+                middleware = import_string(middleware_path)(get_response)
                 self.assertIs(iscoroutinefunction(middleware), True)

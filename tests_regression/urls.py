@@ -1,12 +1,12 @@
 import django
 from django.urls import path
 
-from . import views
+from .async_call_support import AsyncCallView, async_view, sync_view
 
 urlpatterns = [
-    path("sync/", views.sync_view),
-    path("async/", views.async_view),
-    path("object/", views.AsyncCallView()),
+    path("sync/", sync_view),
+    path("async/", async_view),
+    path("object/", AsyncCallView()),
 ]
 
 # Django's view decorators know async views since 5.0.
@@ -26,6 +26,6 @@ if django.VERSION >= (5, 0):
         "xframe_options_deny": xframe_options_deny,
     }
     urlpatterns += [
-        path(f"{name}/", decorator(views.AsyncCallView()))
+        path(f"{name}/", decorator(AsyncCallView()))
         for name, decorator in DECORATORS.items()
     ]

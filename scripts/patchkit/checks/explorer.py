@@ -19,6 +19,7 @@ from patchkit.core.workers import run_side_by_side
 from patchkit.core.workspace import prepare
 
 WORKER_DIR = PAYLOADS_DIR / "explorer_worker"
+SUPPORT_DIR = PAYLOADS_DIR / "support"
 HANDLERS = ("wsgi", "asgi")
 SEED = 34328
 CI_CHAINS = 2000

@@ -25,6 +25,7 @@ from patchkit.core.venvs import run_checked
 from patchkit.core.workspace import prepare
 
 SITE_DIR = PAYLOADS_DIR / "servecheck_site"
+SUPPORT_DIR = PAYLOADS_DIR / "support"
 SERVER_REQUIREMENTS = PROJECT_DIR / "requirements" / "servers.txt"
 HEADER, HEADER_VALUE = "X-Async-Call", "called"
 REQUESTS = 2000
@@ -110,7 +111,7 @@ def install_servers(python):
 
 def site_env(tree, topics, data_dir):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SITE_DIR), str(tree)])
+    env["PYTHONPATH"] = os.pathsep.join([str(SITE_DIR), str(SUPPORT_DIR), str(tree)])
     env["DJANGO_SETTINGS_MODULE"] = "site_project.settings"
     env["SERVECHECK_TOPICS"] = ",".join(sorted(topics))
     env["SERVECHECK_DATA"] = str(data_dir)

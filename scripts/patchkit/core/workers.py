@@ -11,9 +11,9 @@ from patchkit.core.errors import OperationError
 WORKER_TIMEOUT = 1800
 
 
-def worker_env(tree, worker_dir):
+def worker_env(tree, paths):
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tree), str(worker_dir)])
+    env["PYTHONPATH"] = os.pathsep.join([str(tree), *map(str, paths)])
     # Warnings are recorded by the worker itself; none may be silenced or raised.
     env.pop("PYTHONWARNINGS", None)
     return env
@@ -35,9 +35,10 @@ def read_report(results_path, tree, name, log_path, command):
     return report
 
 
-def run_side_by_side(python, trees, script, args, scratch, command, what):
-    """Run script ARGS... RESULTS.json in one process per tree at the same time;
-    return {tree name: report}. Logs go to scratch."""
+def run_side_by_side(python, trees, script, args, scratch, command, what, paths=()):
+    """Run script ARGS... RESULTS.json in one process per tree at the same time, the
+    tree first on PYTHONPATH, then the script's folder and paths; return {tree name:
+    report}. Logs go to scratch."""
     running = {}
     for name, tree in trees.items():
         print(f"Running {what} with the {name} django ({tree / 'django'})...", flush=True)
@@ -46,7 +47,7 @@ def run_side_by_side(python, trees, script, args, scratch, command, what):
         log = open(log_path, "w")
         process = subprocess.Popen(
             [str(python), str(script), *map(str, args), str(results_path)],
-            env=worker_env(tree, Path(script).parent),
+            env=worker_env(tree, [Path(script).parent, *paths]),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -1,11 +1,13 @@
-"""The middleware kinds the chain explorer combines, and its two views.
+"""The middleware kinds the chain explorer combines, and its views.
 
 Imported by explore_chains.py inside a process whose django is the tree under
 test (patched or pristine). Every middleware records the same effects: "<kind>>"
 on the way in and "<kind><" on the way out in EFFECTS (with where it ran: in an
 event loop or in a plain thread), and appends its kind to the response's
-X-Chain header. Code here must run on Django 4.2+ and Python 3.10+, hence
-asgiref's markcoroutinefunction/iscoroutinefunction.
+X-Chain header. The async callables (classes, views, receiver) are
+async_call_support's, which explorer.py puts on PYTHONPATH; the kinds built on
+them only add the recording. Code here must run on Django 4.2+ and Python 3.10+,
+hence asgiref's markcoroutinefunction/iscoroutinefunction.
 """
 
 import asyncio
@@ -13,8 +15,8 @@ import functools
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
+import async_call_support as support
 import django
-from django.dispatch import Signal
 from django.http import HttpResponse
 from django.urls import path
 from django.utils.decorators import async_only_middleware, sync_and_async_middleware
@@ -35,57 +37,50 @@ def record(label):
     EFFECTS.append([label, where])
 
 
-def stamp(response, kind):
+def entering(kind):
+    record(f"{kind}>")
+
+
+def leaving(kind, response):
+    """Record the way out and append kind to the X-Chain header."""
+    record(f"{kind}<")
     previous = response.get("X-Chain")
     response["X-Chain"] = f"{previous},{kind}" if previous else kind
     return response
 
 
-# Views ----------------------------------------------------------------------
+# Views: async_call_support's, recording that they ran -------------------------
 
 
 def sync_view(request):
     record("view")
-    return HttpResponse("sync view")
+    return support.sync_view(request)
 
 
 async def async_view(request):
     record("view")
-    return HttpResponse("async view")
+    return await support.async_view(request)
 
 
-class AsyncCallView:
+class AsyncCallView(support.AsyncCallView):
     """A view that is an object with an async __call__() (the views patch)."""
 
     async def __call__(self, request):
         record("view")
-        return HttpResponse("object view")
+        return await super().__call__(request)
 
 
-class AsyncCallReceiver:
-    """A signal receiver that is such an object (the signals patch)."""
-
-    async def __call__(self, sender, **kwargs):
-        return "received"
-
-
-pinged = Signal()
-receiver = AsyncCallReceiver()
-pinged.connect(receiver)
-
-
-def received(responses):
-    return ",".join(str(response) for _, response in responses)
+# Views sending support.pinged to its async callable receiver (the signals patch).
 
 
 def signal_sync_view(request):
-    body = f"signal {received(pinged.send(sender=None))}"
+    body = f"signal {support.received(support.pinged.send(sender=None))}"
     record("view")
     return HttpResponse(body)
 
 
 async def signal_async_view(request):
-    body = f"signal {received(await pinged.asend(sender=None))}"
+    body = f"signal {support.received(await support.pinged.asend(sender=None))}"
     record("view")
     return HttpResponse(body)
 
@@ -112,21 +107,18 @@ class mixin(MiddlewareMixin):
     """Stock MiddlewareMixin middleware (sync and async capable)."""
 
     def process_request(self, request):
-        record("mixin>")
+        entering("mixin")
 
     def process_response(self, request, response):
-        record("mixin<")
-        return stamp(response, "mixin")
+        return leaving("mixin", response)
 
 
 def sync_fn(get_response):
     """Function middleware with the default flags: sync only."""
 
     def middleware(request):
-        record("sync_fn>")
-        response = get_response(request)
-        record("sync_fn<")
-        return stamp(response, "sync_fn")
+        entering("sync_fn")
+        return leaving("sync_fn", get_response(request))
 
     return middleware
 
@@ -134,10 +126,8 @@ def sync_fn(get_response):
 @async_only_middleware
 def async_fn(get_response):
     async def middleware(request):
-        record("async_fn>")
-        response = await get_response(request)
-        record("async_fn<")
-        return stamp(response, "async_fn")
+        entering("async_fn")
+        return leaving("async_fn", await get_response(request))
 
     return middleware
 
@@ -147,70 +137,50 @@ def both_fn(get_response):
     if iscoroutinefunction(get_response):
 
         async def middleware(request):
-            record("both_fn>")
-            response = await get_response(request)
-            record("both_fn<")
-            return stamp(response, "both_fn")
+            entering("both_fn")
+            return leaving("both_fn", await get_response(request))
 
     else:
 
         def middleware(request):
-            record("both_fn>")
-            response = get_response(request)
-            record("both_fn<")
-            return stamp(response, "both_fn")
+            entering("both_fn")
+            return leaving("both_fn", get_response(request))
 
     return middleware
 
 
-class async_unmarked:
+class Recorded:
+    """Records a support class's effects: its kind is its class name."""
+
+    __slots__ = ()
+
+    @property
+    def kind(self):
+        return type(self).__name__
+
+    def on_request(self, request):
+        entering(self.kind)
+
+    def on_response(self, response):
+        return leaving(self.kind, response)
+
+
+class async_unmarked(Recorded, support.AsyncCallMiddleware):
     """async __call__(), async only, not marked: what #34328 is about."""
 
-    sync_capable = False
-    async_capable = True
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    async def __call__(self, request):
-        record("async_unmarked>")
-        response = await self.get_response(request)
-        record("async_unmarked<")
-        return stamp(response, "async_unmarked")
-
-
-class async_marked:
+class async_marked(Recorded, support.AsyncCallMiddleware):
     """The documented workaround: markcoroutinefunction(self)."""
 
-    sync_capable = False
-    async_capable = True
-
     def __init__(self, get_response):
-        self.get_response = get_response
+        super().__init__(get_response)
         markcoroutinefunction(self)
 
-    async def __call__(self, request):
-        record("async_marked>")
-        response = await self.get_response(request)
-        record("async_marked<")
-        return stamp(response, "async_marked")
 
-
-class async_slots:
+class async_slots(Recorded, support.SlotsAsyncCallMiddleware):
     """__slots__: cannot be marked at all."""
 
-    __slots__ = ("get_response",)
-    sync_capable = False
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    async def __call__(self, request):
-        record("async_slots>")
-        response = await self.get_response(request)
-        record("async_slots<")
-        return stamp(response, "async_slots")
+    __slots__ = ()
 
 
 class hybrid:
@@ -229,40 +199,28 @@ class hybrid:
     def __call__(self, request):
         if self.async_mode:
             return self.__acall__(request)
-        record("hybrid>")
-        response = self.get_response(request)
-        record("hybrid<")
-        return stamp(response, "hybrid")
+        entering("hybrid")
+        return leaving("hybrid", self.get_response(request))
 
     async def __acall__(self, request):
-        record("hybrid>")
-        response = await self.get_response(request)
-        record("hybrid<")
-        return stamp(response, "hybrid")
+        entering("hybrid")
+        return leaving("hybrid", await self.get_response(request))
 
 
-class AsyncCallObject:
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    async def __call__(self, request):
-        record("factory_object>")
-        response = await self.get_response(request)
-        record("factory_object<")
-        return stamp(response, "factory_object")
+class RecordedAsyncCallObject(Recorded, support.AsyncCallObject):
+    __slots__ = ()
+    kind = "factory_object"
 
 
 @async_only_middleware
 def factory_object(get_response):
     """A factory returning an (unmarked) object with an async __call__()."""
-    return AsyncCallObject(get_response)
+    return RecordedAsyncCallObject(get_response)
 
 
 async def partial_middleware(get_response, request):
-    record("factory_partial>")
-    response = await get_response(request)
-    record("factory_partial<")
-    return stamp(response, "factory_partial")
+    entering("factory_partial")
+    return leaving("factory_partial", await get_response(request))
 
 
 @async_only_middleware
@@ -271,34 +229,15 @@ def factory_partial(get_response):
     return functools.partial(partial_middleware, get_response)
 
 
-class async_undeclared:
+class async_undeclared(Recorded, support.UndeclaredAsyncCallMiddleware):
     """async __call__() with the default flags: misdeclared everywhere."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
 
-    async def __call__(self, request):
-        record("async_undeclared>")
-        response = await self.get_response(request)
-        record("async_undeclared<")
-        return stamp(response, "async_undeclared")
-
-
-class async_both_flags:
+class async_both_flags(Recorded, support.AsyncCallMiddleware):
     """async __call__() claiming sync_capable too: misdeclared wherever Django
     picks sync mode for it."""
 
     sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    async def __call__(self, request):
-        record("async_both_flags>")
-        response = await self.get_response(request)
-        record("async_both_flags<")
-        return stamp(response, "async_both_flags")
 
 
 KINDS = [

@@ -1,8 +1,11 @@
 """A startproject-like site with an unmarked async class middleware, served by
-real servers for `patchset.py serve-check`."""
+real servers for `patchset.py serve-check`. Its middleware and views come from
+async_call_support, which servecheck.py puts on PYTHONPATH next to this site."""
 
 import os
 from pathlib import Path
+
+from async_call_support import STARTPROJECT_MIDDLEWARE
 
 BASE_DIR = Path(os.environ.get("SERVECHECK_DATA", Path(__file__).resolve().parent))
 
@@ -17,16 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
 ]
 
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "site_project.middleware.AsyncCallMiddleware",
-]
+MIDDLEWARE = [*STARTPROJECT_MIDDLEWARE, "async_call_support.AsyncCallMiddleware"]
 
 ROOT_URLCONF = "site_project.urls"
 WSGI_APPLICATION = "site_project.wsgi.application"

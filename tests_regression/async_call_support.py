@@ -1,0 +1,1 @@
+../scripts/payloads/support/async_call_support.py
