@@ -2,6 +2,7 @@
 
 import ast
 
+from patchkit.checks import explorer
 from patchkit.checks.explorer import (
     KINDS,
     MISDECLARED,
@@ -12,7 +13,7 @@ from patchkit.checks.explorer import (
     series_topics,
 )
 from patchkit.cli import main
-from patchkit.core.manifest import load_manifest
+from patchkit.core.manifest import Release, load_manifest
 
 FLAGS = {
     "mixin": [True, True],
@@ -161,3 +162,123 @@ def test_zero_chains_is_a_usage_error(capsys):
 def test_chains_and_deep_exclude_each_other(capsys):
     assert main(["explore", "--chains", "5", "--deep"]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+# The entry-point differential ------------------------------------------------------
+
+LEDGER = """\
+| id | series | configuration | differential cases |
+|---|---|---|---|
+| `changed` | 6.1, main | x | `signal/send_in_loop_*/async_call` |
+
+| id | series | configuration | why | differential cases |
+|---|---|---|---|---|
+| `limited` | all | y | z | `view/sensitive_variables/async_call/*` |
+"""
+
+
+def entry_result(case_id, twin=None, **observation):
+    return {
+        "id": case_id,
+        "twin": twin,
+        "warnings": [],
+        "logged": [],
+        "effects": [],
+        **observation,
+    }
+
+
+def judge(pristine, patched, ledger_text=LEDGER, series="6.1", tmp_path=None):
+    path = tmp_path / "LEDGER.md"
+    path.write_text(ledger_text)
+    release = Release(series, "6.1.3", "0" * 64, ("3.12",))
+    return explorer.compare_entry_points(pristine, patched, explorer.read_ledger(path), release)
+
+
+OK_PAGE = {"status": 200, "body": "the page"}
+ERROR_PAGE = {"status": 500, "body": "error"}
+
+
+def test_a_listed_change_is_reproduced_and_an_unlisted_one_fails(tmp_path):
+    pristine = [
+        entry_result("signal/send_in_loop_awaited/async_call", result=["done"]),
+        entry_result("signal/send/sync_function", result=["done"]),
+        entry_result("view/sensitive_variables/async_call/wsgi", result=ERROR_PAGE),
+    ]
+    patched = [
+        entry_result("signal/send_in_loop_awaited/async_call", error="RuntimeError: loop"),
+        entry_result("signal/send/sync_function", result=["other"]),
+        entry_result("view/sensitive_variables/async_call/wsgi", result=ERROR_PAGE),
+    ]
+
+    found = judge(pristine, patched, tmp_path=tmp_path)
+
+    assert found.reproduced["changed"] == ["signal/send_in_loop_awaited/async_call"]
+    assert found.problems == [
+        ("signal/send/sync_function", "changed while working on pristine, not in LEDGER.md"),
+        ("limited", "no case reproduces this ledger entry"),
+    ]
+
+
+def test_an_object_must_behave_as_its_async_def_twin(tmp_path):
+    twin = "view/bare/async_function/wsgi"
+    pristine = [
+        entry_result(twin, result=OK_PAGE),
+        entry_result("view/bare/async_call/wsgi", twin, result=ERROR_PAGE),
+        entry_result(
+            "view/sensitive_variables/async_call/wsgi",
+            "view/sensitive_variables/async_function/wsgi",
+            result=ERROR_PAGE,
+        ),
+        entry_result("view/sensitive_variables/async_function/wsgi", result=OK_PAGE),
+        entry_result("signal/send_in_loop_awaited/async_call", result=["done"]),
+    ]
+    fixed = [dict(r) for r in pristine]
+    fixed[1] = entry_result("view/bare/async_call/wsgi", twin, result=OK_PAGE)
+    fixed[4] = entry_result("signal/send_in_loop_awaited/async_call", error="RuntimeError")
+    half_fixed = [dict(r) for r in fixed]
+    half_fixed[1] = entry_result(
+        "view/bare/async_call/wsgi",
+        twin,
+        result=OK_PAGE,
+        warnings=["UserWarning: async_to_sync was passed ..."],
+    )
+
+    assert judge(pristine, fixed, tmp_path=tmp_path).problems == []
+    assert judge(pristine, fixed, tmp_path=tmp_path).counts["view"]["limitation"] == 1
+    assert judge(pristine, half_fixed, tmp_path=tmp_path).problems == [
+        ("view/bare/async_call/wsgi", f"patched, it does not behave as {twin}")
+    ]
+
+
+def test_a_ledger_entry_of_another_series_does_not_apply(tmp_path):
+    pristine = [entry_result("signal/send_in_loop_awaited/async_call", result=["done"])]
+    patched = [entry_result("signal/send_in_loop_awaited/async_call", error="RuntimeError")]
+
+    found = judge(pristine, patched, series="4.2", tmp_path=tmp_path)
+
+    assert (
+        "signal/send_in_loop_awaited/async_call",
+        "changed while working on pristine, not in LEDGER.md",
+    ) in found.problems
+
+
+def test_a_case_that_only_one_tree_has_is_a_problem(tmp_path):
+    pristine = [entry_result("signal/asend/async_call", not_available="Signal.asend()")]
+    patched = [entry_result("signal/asend/async_call", result=["done"])]
+
+    assert ("signal/asend/async_call", "available on one tree only") in judge(
+        pristine, patched, tmp_path=tmp_path
+    ).problems
+
+
+def test_the_projects_ledger_names_cases_for_every_entry():
+    changes, limitations = explorer.read_ledger()
+
+    assert {entry.id for entry in changes} >= {
+        "signals-send-in-loop",
+        "signals-receiver-runs",
+        "user-passes-test-fail-open",
+        "load-time-error",
+    }
+    assert all(entry.patterns for entry in [*changes, *limitations])

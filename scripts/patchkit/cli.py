@@ -98,6 +98,14 @@ def cmd_compare(args, manifest):
     )
 
 
+def cmd_coverage(args, manifest):
+    """apply the series to a fork of every point release and run its new tests"""
+    from patchkit.forkops.coverage import DEFAULT_MARKDOWN, run_coverage
+
+    markdown = args.output or (None if args.sample else str(DEFAULT_MARKDOWN))
+    return run_coverage(manifest, args.series, workspace_of(args, manifest), args.sample, markdown)
+
+
 def cmd_commits(args, manifest):
     """each commit's new tests fail without its django/ changes and pass with them"""
     from patchkit.checks.commits import run_commit_check
@@ -330,6 +338,16 @@ def build_parser():
     compare.add_argument(
         "--fork", help="take a series' commits from this fork's branch when it has one"
     )
+
+    coverage = add_command(sub, "coverage", cmd_coverage)
+    add_series(coverage, many=True, default="every released series")
+    add_flag(coverage, "--sample", "the first, a middle and the pinned release of each series")
+    coverage.add_argument(
+        "--output",
+        metavar="PATH",
+        help="Markdown table (default: COVERAGE.md, none with --sample)",
+    )
+    add_workdir(coverage, ".coverage")
 
     for name, handler in (("commits", cmd_commits), ("mutate", cmd_mutate)):
         check = add_command(sub, name, handler)

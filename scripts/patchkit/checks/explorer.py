@@ -5,6 +5,7 @@ are checked against what each chain's flags promise and against each other."""
 
 import dataclasses
 import fnmatch
+import itertools
 import json
 import random
 import re
@@ -269,6 +270,7 @@ def explore_series(release, python, workspace, chains):
             scratch,
             "explore",
             f"{len(cases)} chains",
+            paths=[SUPPORT_DIR],
         )
         entry_reports = run_side_by_side(
             interpreter,
@@ -278,6 +280,7 @@ def explore_series(release, python, workspace, chains):
             scratch,
             "explore",
             "the entry points",
+            paths=[SUPPORT_DIR],
         )
     flags = reports["patched"]["flags"]
     if flags != reports["pristine"]["flags"] or set(flags) != set(KINDS):
@@ -348,25 +351,31 @@ def ledger_path():
 
 
 def read_ledger(path=None):
-    """The entries of LEDGER.md's first table: its id, series and differential-case
-    columns, found by their headers."""
+    """(behaviour changes, limitations): the rows of LEDGER.md's tables whose first
+    column is "id", by their headers; a limitation table has a "why" column."""
+    changes, limitations = [], []
     lines = Path(path or ledger_path()).read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("| id |"))
-    header = [cell.strip() for cell in lines[start].strip("|").split("|")]
-    series_column, cases_column = header.index("series"), header.index("differential cases")
-    entries = []
-    for line in lines[start + 2 :]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        entries.append(
-            LedgerEntry(
-                id=cells[0].strip("`"),
-                series=frozenset(part.strip() for part in cells[series_column].split(",")),
-                patterns=tuple(re.findall(r"`([^`]+)`", cells[cases_column])),
+    for start, line in enumerate(lines):
+        if not line.startswith("| id |"):
+            continue
+        header = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        series_column, cases_column = header.index("series"), header.index("differential cases")
+        for row in itertools.takewhile(lambda text: text.startswith("|"), lines[start + 2 :]):
+            cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+            (limitations if "why" in header else changes).append(
+                LedgerEntry(
+                    id=cells[0].strip("`"),
+                    series=frozenset(part.strip() for part in cells[series_column].split(",")),
+                    patterns=tuple(re.findall(r"`([^`]+)`", cells[cases_column])),
+                )
             )
-        )
-    return entries
+    return changes, limitations
+
+
+def matching_entry(case_id, entries):
+    return next(
+        (e for e in entries if any(fnmatch.fnmatchcase(case_id, p) for p in e.patterns)), None
+    )
 
 
 def case_observation(result):
@@ -386,29 +395,45 @@ def case_works(result):
 class EntryPoints:
     counts: dict  # family -> {column: count}
     problems: list  # (case id, what is wrong)
-    reproduced: dict  # ledger id -> case ids that differ as it says
+    reproduced: dict  # ledger id -> case ids that show it
 
 
-ENTRY_COLUMNS = ("cases", "n/a", "same", "broken on both", "fixed", "in the ledger", "problems")
+ENTRY_COLUMNS = (
+    "cases",
+    "n/a",
+    "same",
+    "broken on both",
+    "fixed",
+    "in the ledger",
+    "limitation",
+    "problems",
+)
 
 
 def compare_entry_points(pristine, patched, ledger, release):
+    changes, limitations = ([e for e in entries if e.applies_to(release)] for entries in ledger)
     before = {result["id"]: result for result in pristine}
     after = {result["id"]: result for result in patched}
-    entries = [entry for entry in ledger if entry.applies_to(release)]
     counts, problems = {}, []
-    reproduced = {entry.id: [] for entry in entries}
+    reproduced = {entry.id: [] for entry in [*changes, *limitations]}
     if set(before) != set(after):
         problems.append(("*", "the two trees ran different cases"))
     for case_id, old in before.items():
         new = after.get(case_id, {"error": "missing"})
         family = counts.setdefault(case_id.split("/")[0], dict.fromkeys(ENTRY_COLUMNS, 0))
         family["cases"] += 1
-        column, problem = judge_case(case_id, old, new, after, entries, reproduced)
+        column, problem = judge_case(case_id, old, new, after, changes)
+        if problem and column == "problems" and problem.startswith(TWIN_PROBLEM):
+            limitation = matching_entry(case_id, limitations)
+            if limitation:
+                reproduced[limitation.id].append(case_id)
+                column, problem = "limitation", None
+        if column == "in the ledger":
+            reproduced[matching_entry(case_id, changes).id].append(case_id)
         family[column] += 1
         if problem:
             problems.append((case_id, problem))
-    for entry in entries:
+    for entry in [*changes, *limitations]:
         if not entry.patterns:
             problems.append((entry.id, "the ledger entry names no differential case"))
         elif not reproduced[entry.id]:
@@ -416,29 +441,28 @@ def compare_entry_points(pristine, patched, ledger, release):
     return EntryPoints(counts, problems, reproduced)
 
 
-def judge_case(case_id, old, new, after, entries, reproduced):
+TWIN_PROBLEM = "patched, it does not behave as "
+
+
+def judge_case(case_id, old, new, after, changes):
     """(the column the case counts in, the problem or None)."""
     if "not_available" in old and "not_available" in new:
         return "n/a", None
     if ("not_available" in old) != ("not_available" in new):
         return "problems", "available on one tree only"
     twin = after.get(new.get("twin") or "")
+    unlike_twin = twin is not None and case_observation(new) != case_observation(twin)
     if case_observation(old) != case_observation(new):
-        listed = next(
-            (e for e in entries if any(fnmatch.fnmatchcase(case_id, p) for p in e.patterns)), None
-        )
-        if listed:
-            reproduced[listed.id].append(case_id)
+        if matching_entry(case_id, changes):
             return "in the ledger", None
         if case_works(old):
             return "problems", "changed while working on pristine, not in LEDGER.md"
         if twin is None:
             return "problems", "changed, not in LEDGER.md"
-        if case_observation(new) != case_observation(twin):
-            return "problems", f"patched, does not behave as {twin['id']}"
+    if unlike_twin:
+        return "problems", TWIN_PROBLEM + twin["id"]
+    if case_observation(old) != case_observation(new):
         return "fixed", None
-    if twin is not None and case_observation(new) != case_observation(twin):
-        return "problems", f"unchanged, but patched it does not behave as {twin['id']}"
     return ("same", None) if case_works(new) else ("broken on both", None)
 
 

@@ -15,6 +15,7 @@ usage: explore_entry_points.py RESULTS.json
 import asyncio
 import datetime
 import gc
+import inspect
 import json
 import logging
 import re
@@ -26,6 +27,8 @@ from django.conf import settings
 
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 COROUTINE_NAME = re.compile(r"coroutine '[^']+'")
+# The name Django gives a view in its errors is the wrapper's or the object's.
+VIEW_NAME = re.compile(r"The view \S+ didn't")
 VOLATILE_HEADERS = {"Age", "Date", "Expires", "Last-Modified"}
 
 
@@ -61,10 +64,11 @@ class LoggedErrors(logging.Handler):
 
 
 def clean(text):
-    return COROUTINE_NAME.sub("coroutine '...'", ADDRESS.sub("", text))
+    text = VIEW_NAME.sub("The view ... didn't", ADDRESS.sub("", text))
+    return COROUTINE_NAME.sub("coroutine '...'", text)
 
 
-def observe(action):
+def observe(action, loop):
     """Run action(); return what it did: its result or exception, the effects in
     order with where each ran, warnings (an unawaited coroutine counts) and the
     errors Django logged."""
@@ -79,7 +83,7 @@ def observe(action):
     sys.unraisablehook = lambda info: unraisable.append(
         clean(f"{type(info.exc_value).__name__}: {info.exc_value}")
     )
-    observation = {}
+    observation, unawaited = {}, []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -89,14 +93,26 @@ def observe(action):
                 return {"not_available": str(missing)}
             except Exception as error:
                 observation["error"] = clean(f"{type(error).__name__}: {error}")
-            # Unawaited coroutines in reference cycles warn only when collected.
-            # Freezing what survives keeps each collection down to this case's
-            # objects: a full collection over all of Django costs more than a case.
+            # An unawaited coroutine warns when it is freed, which under ASGI can
+            # be after the case (a thread still holds it). Find the case's
+            # coroutines that never started and close them instead: the same
+            # warning, always on the case that made them. Freezing what survives
+            # keeps each scan and collection down to the next case's objects.
+            loop.run_until_complete(asyncio.sleep(0))
             gc.collect()
+            unawaited = [
+                obj for obj in gc.get_objects()
+                if asyncio.iscoroutine(obj) and getattr(obj, "cr_frame", None) is not None
+                and inspect.getcoroutinestate(obj) == inspect.CORO_CREATED
+            ]
+            for coroutine in unawaited:
+                coroutine.close()
             gc.freeze()
     finally:
         sys.unraisablehook = previous_hook
         logger.removeHandler(logged)
+    if unawaited:
+        unraisable.append("RuntimeWarning: coroutine '...' was never awaited")
     observation["warnings"] = sorted(
         {clean(f"{w.category.__name__}: {w.message}") for w in caught} | set(unraisable)
     )
@@ -253,15 +269,19 @@ def auth_view(test_form, passes, view_form):
 def auth_cases():
     import entry_catalogue
 
+    forms = entry_catalogue.FORMS
     for test_form in entry_catalogue.RECEIVER_FORMS:
-        twin = entry_catalogue.FORMS[test_form][1]
         for passes in (True, False):
-            for view_form in ("sync_function", "async_function"):
+            for view_form in ("sync_function", "async_function", "async_call"):
                 for handler in ("wsgi", "asgi"):
-                    rest = f"{'passes' if passes else 'fails'}/{view_form}/{handler}"
+                    outcome = "passes" if passes else "fails"
+                    test_twin = forms[test_form][1] or test_form
+                    view_twin = forms[view_form][1] or view_form
+                    twin = f"auth/user_passes_test/{test_twin}/{outcome}/{view_twin}/{handler}"
+                    case_id = f"auth/user_passes_test/{test_form}/{outcome}/{view_form}/{handler}"
                     yield {
-                        "id": f"auth/user_passes_test/{test_form}/{rest}",
-                        "twin": twin and f"auth/user_passes_test/{twin}/{rest}",
+                        "id": case_id,
+                        "twin": twin if twin != case_id else None,
                         "run": lambda loop, t=test_form, p=passes, v=view_form, h=handler: serve(
                             auth_view(t, p, v), ["entry_catalogue.UserStub"], h, loop
                         ),
@@ -394,7 +414,7 @@ def main(argv):
     results = []
     for family in (view_cases, auth_cases, signal_cases, middleware_cases):
         for case in family():
-            observation = observe(lambda: case["run"](loop))
+            observation = observe(lambda: case["run"](loop), loop)
             results.append({"id": case["id"], "twin": case["twin"] or None, **observation})
     loop.close()
     report = {

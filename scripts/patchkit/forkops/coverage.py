@@ -1,0 +1,221 @@
+"""`coverage`: the series applied, as a fork maintainer applies it, to a fork of
+every point release of its series (scripts/point_releases.json, checksums from
+PyPI's index), and the series' new tests run on each result; the table goes to
+COVERAGE.md.
+
+Each fork is what a maintainer has: the release's sdist unpacked, `git init`, one
+commit by the maintainer. `apply` runs as the documented command, in its own
+process, with the maintainer's git configuration; its exit status and its words are
+the outcome. Where it stops, the conflicting files are read from the repository.
+"""
+
+import dataclasses
+import datetime
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.fork import new_test_ids
+from patchkit.core.git import run_git
+from patchkit.core.manifest import PROJECT_DIR, SCRIPTS_DIR, Release
+from patchkit.core.report import markdown_table, text_table, verdict_line
+from patchkit.core.runtests import run_both, run_runtests
+from patchkit.core.sdists import fetch_sdist, unpack_sdist
+from patchkit.core.workspace import prepare
+
+POINT_RELEASES = SCRIPTS_DIR / "point_releases.json"
+DEFAULT_MARKDOWN = PROJECT_DIR / "COVERAGE.md"
+
+
+@dataclasses.dataclass
+class Row:
+    version: str
+    applied: str  # "clean", "conflict", "failed"
+    conflicts: list
+    passed: int = 0
+    tests: int = 0
+    detail: str = ""
+
+    @property
+    def ok(self):
+        return self.applied == "clean" and self.tests > 0 and self.passed == self.tests
+
+
+def point_releases(series_names, sample):
+    """{series: [Release, ...]}: every point release, or with sample the first, one
+    in between and the one the series is built on."""
+    data = json.loads(POINT_RELEASES.read_text())["series"]
+    chosen = {}
+    for series in series_names:
+        if series not in data:
+            raise UsageError(
+                f"no point releases of series {series} in {POINT_RELEASES}",
+                f"use one of: {', '.join(data)}",
+            )
+        chosen[series] = list(data[series].items())
+    return (
+        chosen
+        if not sample
+        else {
+            series: [entries[0], entries[len(entries) // 2], entries[-1]]
+            for series, entries in chosen.items()
+        }
+    )
+
+
+def maintainer_fork(release, dest):
+    """The release's sdist as a maintainer's git repository: one commit, branch main."""
+    sdist = fetch_sdist(release)
+    tree = unpack_sdist(sdist, dest)
+    run_git(["init", "-q", "-b", "main"], tree)
+    run_git(["config", "user.name", "Fork Maintainer"], tree)
+    run_git(["config", "user.email", "maintainer@example.com"], tree)
+    run_git(["add", "-A", "-f", "."], tree)
+    run_git(["commit", "-q", "-m", f"Django {release.version}"], tree)
+    return tree
+
+
+def apply_as_maintainer(fork, series):
+    """(outcome, conflicting files, apply's last words)."""
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPTS_DIR / "patchset.py"), "apply", str(fork), "--series", series],
+        capture_output=True,
+        text=True,
+    )
+    words = (completed.stdout + completed.stderr).strip().splitlines()
+    if completed.returncode == 0:
+        return "clean", [], words[-1] if words else ""
+    conflicts = run_git(["diff", "--name-only", "--diff-filter=U"], fork).split()
+    outcome = "conflict" if conflicts else "failed"
+    return outcome, conflicts, next((w for w in words if w.startswith("error:")), words[-1])
+
+
+def cover_release(series_release, version, entry, python, workdir):
+    release = Release(
+        series_release.series,
+        version,
+        entry["sha256"],
+        series_release.pythons,
+        series_release.stand_in,
+    )
+    fork = maintainer_fork(release, Path(workdir) / f"fork-{version}")
+    applied, conflicts, words = apply_as_maintainer(fork, release.series)
+    row = Row(version, applied, conflicts, detail=words)
+    if applied != "clean":
+        return row
+    base = run_git(["rev-list", "--max-parents=0", "HEAD"], fork).strip()
+    new = new_test_ids(fork, release, base=base, regression=False)
+    _, outcomes = run_runtests(
+        python,
+        fork,
+        sorted(new),
+        parallel=1,
+        import_from_tree=True,
+        log_path=Path(workdir) / ".logs" / f"{version}.log",
+        name=version,
+    )
+    row.tests = len(new)
+    row.passed = sum(outcomes.get(test_id) == "pass" for test_id in new)
+    return row
+
+
+def cover_series(manifest_release, entries, workspace):
+    """Every listed point release of one series, two at a time on 2+ cores."""
+    _, python = prepare(manifest_release, workspace, None, reverted=False)
+    print(
+        f"Series {manifest_release.series}: {len(entries)} point release(s), "
+        f"new tests with {python}",
+        flush=True,
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(dir=workspace.root) as scratch:
+        for start in range(0, len(entries), 2):
+            pair = entries[start : start + 2]
+            jobs = {
+                version: (
+                    lambda v=version, e=entry: cover_release(
+                        manifest_release, v, e, python, scratch
+                    )
+                )
+                for version, entry in pair
+            }
+            try:
+                results = run_both(jobs)
+            except OperationError as error:
+                results = {
+                    v: Row(v, "failed", [], detail=str(error).splitlines()[0]) for v, _ in pair
+                }
+            for version, _ in pair:
+                row = results[version]
+                print(
+                    f"  {version}: {row.applied}"
+                    + (f" ({', '.join(row.conflicts)})" if row.conflicts else "")
+                    + (f", new tests {row.passed}/{row.tests}" if row.tests else ""),
+                    flush=True,
+                )
+                rows.append(row)
+    return rows
+
+
+def row_cells(series, row):
+    return (
+        series,
+        row.version,
+        row.applied,
+        ", ".join(row.conflicts) or "-",
+        f"{row.passed}/{row.tests}" if row.tests else "-",
+        "OK" if row.ok else "FAILED",
+    )
+
+
+HEADER = ("series", "release", "apply", "conflicting files", "new tests passed", "verdict")
+
+
+def markdown_report(results, sample, command):
+    total = sum(len(rows) for rows in results.values())
+    clean = sum(row.applied == "clean" for rows in results.values() for row in rows)
+    green = sum(row.ok for rows in results.values() for row in rows)
+    lines = [
+        "# Coverage: the series on every point release",
+        "",
+        f"Measured {datetime.date.today().isoformat()} with `{command}`; regenerate it "
+        "the same way, never edit it by hand.",
+        "",
+        "Each row: a fork of that release made as a maintainer makes one (the PyPI sdist, "
+        "checksum from `scripts/point_releases.json`, unpacked, `git init`, one commit), "
+        "`python3 scripts/patchset.py apply` on it, then the series' new tests on the "
+        "result, with the series' first Python.",
+        "",
+        f"{'A sample: ' if sample else ''}{total} point releases; {clean} apply cleanly; "
+        f"the new tests pass on {green}.",
+        "",
+        markdown_table(HEADER, [row_cells(s, r) for s, rows in results.items() for r in rows]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_coverage(manifest, series_names, workspace, sample, markdown):
+    names = series_names or [s for s, r in manifest.releases.items() if not r.stand_in]
+    releases = point_releases(names, sample)
+    results = {
+        series: cover_series(manifest.release(series), entries, workspace)
+        for series, entries in releases.items()
+    }
+    print()
+    rows = [row_cells(s, r) for s, rows_ in results.items() for r in rows_]
+    print(text_table([HEADER, *rows]))
+    for series, rows_ in results.items():
+        for row in rows_:
+            if not row.ok and row.detail:
+                print(f"  {series} {row.version}: {row.detail}")
+    if markdown:
+        command = "python3 scripts/patchset.py coverage" + (" --sample" if sample else "")
+        Path(markdown).write_text(markdown_report(results, sample, command))
+        print(f"Wrote {markdown}")
+    ok = all(row.ok for rows_ in results.values() for row in rows_)
+    print(verdict_line(ok, f"{sum(len(r) for r in results.values())} point releases"))
+    return 0 if ok else 1
