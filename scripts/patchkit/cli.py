@@ -459,6 +459,9 @@ def main(argv=None):
     except GitError as error:
         report_error(error, "fix the cause above and run the command again")
         return 1
+    except OSError as error:  # a path that is missing, unwritable or in use
+        report_error(error, "check that path and its permissions, then run the command again")
+        return 1
     except KeyboardInterrupt:
         report_error("interrupted", None)
         return 1

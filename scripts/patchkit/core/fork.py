@@ -315,6 +315,9 @@ def materialize_fork(dest, release):
     remove_generated_fork(dest)
     dest.mkdir(parents=True)
     git(["init", "-q", "--initial-branch", patched_branch(release)], dest)
+    # No background gc: a detached `gc --auto` still writing into .git/objects makes
+    # removing a scratch fork (apply's, compare's) fail.
+    git(["config", "--local", "gc.auto", "0"], dest)
     git(["config", "--local", f"{CONFIG_SECTION}.building", "true"], dest)
     commit = import_release(dest, release, sdist_path)
     print(f"Checking out {upstream_tag(release)} ({commit[:12]}) in {dest}...", flush=True)

@@ -47,6 +47,7 @@ def compare_series(release_a, release_b, fork=None):
     with tempfile.TemporaryDirectory() as scratch:
         repo = Path(scratch)
         git(["init", "-q"], repo)
+        git(["config", "--local", "gc.auto", "0"], repo)
         for release in (release_a, release_b):
             add_series_to_repo(repo, release, fork)
         ranges = [f"{upstream_tag(r)}..{patched_branch(r)}" for r in (release_a, release_b)]
