@@ -67,3 +67,24 @@ def test_new_test_skipped_on_both_trees_is_listed_not_a_violation():
     assert comparison.ok
     assert comparison.skipped_new == [NEW]
     assert "  new, skipped on both   1" in format_comparison(comparison, "x")
+
+
+def test_plain_progress_prints_a_line_per_quarter_not_per_interval(tmp_path):
+    import io
+
+    from patchkit.core.runtests import ProgressBoard
+
+    stream = io.StringIO()
+    board = ProgressBoard(stream=stream, quiet_every=3600)
+    progress = tmp_path / "progress"
+    board.add("patched", progress)
+    for done in range(0, 101):
+        progress.write_text("100\n" + "." * done)
+        board.tick()
+
+    lines = stream.getvalue().splitlines()
+    assert [line.split(" tests")[0] for line in lines] == [
+        "  patched 25/100",
+        "  patched 50/100",
+        "  patched 75/100",
+    ]

@@ -38,10 +38,11 @@ def stream_command(command, cwd, env):
 
 class ProgressBoard:
     """One status line for the test runs under way: tests done of found, failures
-    so far, time. Rewritten in place on a terminal; a plain line every
-    `quiet_every` seconds otherwise (CI logs)."""
+    so far, time. Rewritten in place on a terminal; otherwise (CI logs) a plain
+    line at each quarter of the tests done, and every `quiet_every` seconds while
+    none is reached, so that a slow machine does not print more lines."""
 
-    def __init__(self, stream=None, quiet_every=30):
+    def __init__(self, stream=None, quiet_every=300):
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
         self.quiet_every = quiet_every
@@ -49,6 +50,7 @@ class ProgressBoard:
         self.lock = threading.Lock()
         self.started = time.monotonic()
         self.last_plain = self.started
+        self.last_quarter = 0
 
     def add(self, name, progress_file):
         with self.lock:
@@ -61,26 +63,41 @@ class ProgressBoard:
                 self.stream.write("\r\033[K")
                 self.stream.flush()
 
-    def line(self):
-        parts = []
+    def counts(self):
+        """[(name, done, found or None, failed)] of the runs under way."""
+        counts = []
         for name, path in self.runs.items():
             text = path.read_text() if path.exists() else ""
             found, _, done = text.partition("\n")
             failed = sum(done.count(code) for code in "fe")
-            parts.append(f"{name} {len(done)}/{found or '?'} tests, {failed} failed")
+            counts.append((name, len(done), int(found) if found.isdigit() else None, failed))
+        return counts
+
+    def line(self, counts=None):
+        parts = [
+            f"{name} {done}/{found or '?'} tests, {failed} failed"
+            for name, done, found, failed in counts or self.counts()
+        ]
         elapsed = int(time.monotonic() - self.started)
         return f"  {' | '.join(parts)} | {elapsed // 60}m{elapsed % 60:02d}s"
+
+    def quarter(self, counts):
+        done = sum(c[1] for c in counts)
+        found = sum(c[2] or 0 for c in counts)
+        return 4 * done // found if found else 0
 
     def tick(self):
         with self.lock:
             if not self.runs:
                 return
             now = time.monotonic()
+            counts = self.counts()
+            quarter = self.quarter(counts)
             if self.tty:
-                self.stream.write("\r\033[K" + self.line())
-            elif now - self.last_plain >= self.quiet_every:
-                self.last_plain = now
-                self.stream.write(self.line() + "\n")
+                self.stream.write("\r\033[K" + self.line(counts))
+            elif self.last_quarter < quarter < 4 or now - self.last_plain >= self.quiet_every:
+                self.last_plain, self.last_quarter = now, max(quarter, self.last_quarter)
+                self.stream.write(self.line(counts) + "\n")
             else:
                 return
             self.stream.flush()
