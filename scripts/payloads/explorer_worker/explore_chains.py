@@ -18,18 +18,35 @@ from django.conf import settings
 CASE_TIMEOUT = 10  # seconds; a hung ASGI chain counts as an error
 
 
-def configure_django():
+def configure_django(**overrides):
+    """Settings for a run of the explorer; explore_entry_points.py adds its own."""
     settings.configure(
-        DEBUG=False,
-        SECRET_KEY="chain-explorer",
-        ALLOWED_HOSTS=["testserver"],
-        ROOT_URLCONF="chain_catalogue",
-        MIDDLEWARE=[],
-        INSTALLED_APPS=[],
-        DATABASES={},
-        USE_TZ=True,
+        **{
+            "DEBUG": False,
+            "SECRET_KEY": "chain-explorer",
+            "ALLOWED_HOSTS": ["testserver"],
+            "ROOT_URLCONF": "chain_catalogue",
+            "MIDDLEWARE": [],
+            "INSTALLED_APPS": [],
+            "DATABASES": {},
+            "USE_TZ": True,
+            **overrides,
+        }
     )
     django.setup()
+
+
+def write_report(results_path, results, **extra):
+    """The JSON report: the django the run imported, and its results."""
+    report = {
+        "django_file": django.__file__,
+        "django_version": django.get_version(),
+        "python": "%d.%d" % sys.version_info[:2],
+        **extra,
+        "results": results,
+    }
+    with open(results_path, "w") as stream:
+        json.dump(report, stream)
 
 
 def wsgi_environ(url):
@@ -173,15 +190,7 @@ def main(argv):
         if number % 1000 == 0:
             print(f"  {number}/{len(cases)} chains run", flush=True)
     loop.close()
-    report = {
-        "django_file": django.__file__,
-        "django_version": django.get_version(),
-        "python": "%d.%d" % sys.version_info[:2],
-        "flags": chain_catalogue.flags(),
-        "results": results,
-    }
-    with open(results_path, "w") as stream:
-        json.dump(report, stream)
+    write_report(results_path, results, flags=chain_catalogue.flags())
     return 0
 
 

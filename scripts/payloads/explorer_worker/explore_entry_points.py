@@ -16,13 +16,11 @@ import asyncio
 import datetime
 import gc
 import inspect
-import json
 import logging
 import re
 import sys
 import warnings
 
-import django
 from django.conf import settings
 
 ADDRESS = re.compile(r" at 0x[0-9a-f]+")
@@ -33,18 +31,16 @@ VOLATILE_HEADERS = {"Age", "Date", "Expires", "Last-Modified"}
 
 
 def configure_django():
-    settings.configure(
-        DEBUG=False,
+    # The auth apps: RemoteUserMiddleware and the auth decorators import their models.
+    from explore_chains import configure_django
+
+    configure_django(
         SECRET_KEY="entry-point-differential",
-        ALLOWED_HOSTS=["testserver"],
         ROOT_URLCONF="entry_catalogue",
-        MIDDLEWARE=[],
         INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes"],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.RemoteUserBackend"],
-        USE_TZ=True,
     )
-    django.setup()
 
 
 # What a case did ---------------------------------------------------------------
@@ -417,14 +413,9 @@ def main(argv):
             observation = observe(lambda: case["run"](loop), loop)
             results.append({"id": case["id"], "twin": case["twin"] or None, **observation})
     loop.close()
-    report = {
-        "django_file": django.__file__,
-        "django_version": django.get_version(),
-        "python": "%d.%d" % sys.version_info[:2],
-        "results": results,
-    }
-    with open(results_path, "w") as stream:
-        json.dump(report, stream)
+    from explore_chains import write_report
+
+    write_report(results_path, results)
     return 0
 
 
