@@ -41,6 +41,10 @@ class Row:
 
     @property
     def ok(self):
+        """Applied with every new test passing, or stopped on a real conflict (files
+        with conflict markers, as apply reports them); a tool failure is not ok."""
+        if self.applied == "conflict":
+            return bool(self.conflicts)
         return self.applied == "clean" and self.tests > 0 and self.passed == self.tests
 
 
