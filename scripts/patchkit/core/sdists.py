@@ -69,9 +69,9 @@ def fetch_sdist(release):
     if not cached.exists():
         try:
             sdist_cache_dir().mkdir(parents=True, exist_ok=True)
-            probe = sdist_cache_dir() / ".writable"
-            probe.touch()
-            probe.unlink()
+            # A probe of its own: fetches running side by side must not race.
+            with tempfile.TemporaryFile(dir=sdist_cache_dir()):
+                pass
         except OSError as error:
             raise OperationError(
                 f"the sdist cache {sdist_cache_dir()} cannot be written ({error.strerror})",
