@@ -452,7 +452,8 @@ def judge_case(case_id, old, new, after, changes):
         return "problems", "available on one tree only"
     twin = after.get(new.get("twin") or "")
     unlike_twin = twin is not None and case_observation(new) != case_observation(twin)
-    if case_observation(old) != case_observation(new):
+    changed = case_observation(old) != case_observation(new)
+    if changed:
         if matching_entry(case_id, changes):
             return "in the ledger", None
         if case_works(old):
@@ -461,7 +462,7 @@ def judge_case(case_id, old, new, after, changes):
             return "problems", "changed, not in LEDGER.md"
     if unlike_twin:
         return "problems", TWIN_PROBLEM + twin["id"]
-    if case_observation(old) != case_observation(new):
+    if changed:
         return "fixed", None
     return ("same", None) if case_works(new) else ("broken on both", None)
 
