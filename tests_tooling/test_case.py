@@ -4,6 +4,7 @@ built here (no network, no real Django)."""
 import pytest
 
 import patchkit.review.case as case
+from patchkit.core.manifest import Release
 
 
 def test_render_fills_every_placeholder():
@@ -80,3 +81,77 @@ def test_case_check_compares_with_the_date_the_document_gives():
     )
     assert case.generated_date("# no date here") is None
     assert case.generated_date((case.project_dir() / "UPSTREAM.md").read_text())
+
+
+def test_checklist_questions_lose_their_rest_markup():
+    assert case.plain_rst(
+        "Does the :doc:`coding style </internals/x>` conform? Are there ``black`` errors?"
+    ) == ("Does the coding style conform?")
+    assert case.plain_rst("At your option, submit a `Contributor License Agreement`_?") == (
+        "At your option, submit a Contributor License Agreement?"
+    )
+
+
+def test_the_pull_request_section_is_counted_between_its_markers():
+    document = "intro\n<!-- pr:start -->\n## 4\none\ntwo\n<!-- pr:end -->\nappendix\n"
+    assert case.pr_section_lines(document) == 3
+
+
+BENCHMARKS = """\
+# Benchmarks
+
+## Per request (median)
+
+| series | Python | scenario | instr ratio | layouts' spread |
+|---|---|---|---|---|
+| main | 3.12.1 | WSGI, sync function view | 0.99949 | ±0.380% |
+
+## Python function calls per request
+
+| series | Python | scenario | pristine calls/req | patched calls/req | functions whose calls differ |
+|---|---|---|---|---|---|
+| main | 3.12.1 | WSGI, sync function view | 191.003 | 192.003 | +1 is_coroutine_callable (inspect.py) |
+"""  # noqa: E501
+
+
+def test_the_cost_is_read_from_benchmarks(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATCHSET_PROJECT", str(tmp_path))
+    assert "Not run yet" in case.cost_sentence("main")
+    (tmp_path / "BENCHMARKS.md").write_text(BENCHMARKS)
+
+    sentence = case.cost_sentence("main")
+
+    assert "191.003 → 192.003, +1 is_coroutine_callable (inspect.py)" in sentence
+    assert "instruction ratio of 0.99949" in sentence
+    assert "±0.380%" in sentence
+
+
+LEDGER = """\
+| id | series | configuration | before (release) | after (series) | test | release note | differential cases |
+|---|---|---|---|---|---|---|---|
+| `a-change` | main, 6.1 | a receiver object | ignored | awaited | `t.T.test_a` | "Receivers are now ``awaited`` ..." | `signal/*` |
+| `old-only` | 6.0 | x | y | z | `t.T.test_b` | "Not in main" | `x/*` |
+"""  # noqa: E501
+
+
+def test_release_note_gaps_name_ledger_entries_the_notes_lack(tmp_path, monkeypatch):
+    from conftest import git
+
+    monkeypatch.setenv("PATCHSET_PROJECT", str(tmp_path))
+    (tmp_path / "LEDGER.md").write_text(LEDGER)
+    fork = tmp_path / "fork"
+    notes = fork / "docs" / "releases" / "6.2.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("Stub.\n")
+    git(["init", "-q"], fork)
+    git(["add", "-A"], fork)
+    git(["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "base"], fork)
+    git(["tag", "upstream/6.1.3"], fork)
+    release = Release("main", "6.1.3", "0" * 64, ("3.12",))
+
+    assert case.release_note_gaps(fork, release) == ["a-change"]
+
+    notes.write_text("Stub.\n\nReceivers are now\n``awaited`` when called.\n")
+    git(["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qam", "notes"], fork)
+
+    assert case.release_note_gaps(fork, release) == []

@@ -1,6 +1,8 @@
 """The upstream review package: lint, docs, ecosystem and case, on small inputs
 built here (no network, no real Django)."""
 
+import sys
+
 import patchkit.review.ecosystem as ecosystem
 from patchkit.cli import main
 
@@ -26,3 +28,54 @@ def test_junit_outcomes(tmp_path):
 def test_unknown_ecosystem_package_is_a_usage_error(project, capsys):
     assert main(["ecosystem", "--packages", "no-such-package"]) == 2
     assert "error: unknown package(s): no-such-package" in capsys.readouterr().err
+
+
+def test_listed_packages_are_pinned_and_runnable():
+    for name, package in ecosystem.load_packages().items():
+        assert package["version"].replace(".", "").isdigit(), name
+        assert package["runner"] in ("django", "pytest", "runtests"), name
+        assert package["args"], name
+
+
+def test_no_test_requirements_installs_only_the_package(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(ecosystem, "run_checked", lambda command, *_: commands.append(command))
+    source = tmp_path / "pkg-1.0"
+    ecosystem.install_package("python", source, [])
+    assert commands == [["python", "-m", "pip", "install", "-q", "--no-deps", str(source)]]
+
+
+FAKE_TEST_RUNNER = """
+class DiscoverRunner:
+    def run_suite(self, suite, **kwargs):
+        outcome = "fail" if suite == "bad" else "pass"
+        return type("Result", (), {"outcomes": {f"{suite}.Tests.test_it": outcome}})()
+
+    def run_tests(self, labels):
+        return self.run_suite(labels[0]).outcomes != {}
+"""
+
+# Like django-simple-history's: settings of its own, a runner per label.
+FAKE_RUNTESTS = """
+import sys
+from django.test.runner import DiscoverRunner
+
+for label in sys.argv[1:]:
+    DiscoverRunner().run_tests([label])
+sys.exit(1)
+"""
+
+
+def test_runtests_runner_records_every_run_of_the_packages_script(tmp_path, monkeypatch):
+    monkeypatch.delenv("PATCHSET_PROGRESS", raising=False)
+    tree, source = tmp_path / "tree", tmp_path / "pkg-1.0"
+    (tree / "django" / "test").mkdir(parents=True)
+    (tree / "django" / "__init__.py").write_text("")
+    (tree / "django" / "test" / "__init__.py").write_text("")
+    (tree / "django" / "test" / "runner.py").write_text(FAKE_TEST_RUNNER)
+    source.mkdir()
+    (source / "runtests.py").write_text(FAKE_RUNTESTS)
+    package = {"runner": "runtests", "env": {}, "args": ["runtests.py", "good", "bad"]}
+    status, outcomes = ecosystem.run_package_tests(sys.executable, package, source, tree, True)
+    assert status == 1
+    assert outcomes == {"good.Tests.test_it": "pass", "bad.Tests.test_it": "fail"}

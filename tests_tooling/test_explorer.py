@@ -13,6 +13,7 @@ from patchkit.checks.explorer import (
     series_topics,
 )
 from patchkit.cli import main
+from patchkit.core import ledger
 from patchkit.core.manifest import Release, load_manifest
 
 FLAGS = {
@@ -192,7 +193,7 @@ def judge(pristine, patched, ledger_text=LEDGER, series="6.1", tmp_path=None):
     path = tmp_path / "LEDGER.md"
     path.write_text(ledger_text)
     release = Release(series, "6.1.3", "0" * 64, ("3.12",))
-    return explorer.compare_entry_points(pristine, patched, explorer.read_ledger(path), release)
+    return explorer.compare_entry_points(pristine, patched, ledger.read_ledger(path), release)
 
 
 OK_PAGE = {"status": 200, "body": "the page"}
@@ -273,7 +274,7 @@ def test_a_case_that_only_one_tree_has_is_a_problem(tmp_path):
 
 
 def test_the_projects_ledger_names_cases_for_every_entry():
-    changes, limitations = explorer.read_ledger()
+    changes, limitations = ledger.read_ledger()
 
     assert {entry.id for entry in changes} >= {
         "signals-send-in-loop",

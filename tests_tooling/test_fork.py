@@ -245,3 +245,45 @@ def test_the_stand_in_refuses_a_release_it_cannot_edit():
     }
     with pytest.raises(fork.OperationError, match="could not edit django/__init__.py"):
         fork.stand_in_files(Main, files.__getitem__)
+
+
+def test_export_takes_the_branch_checked_out_and_says_so(project, series_patch, tmp_path, capsys):
+    dest = tmp_path / "fork"
+    assert main(["materialize", "--dest", str(dest)]) == 0
+    git(["branch", "-m", "patched/6.1", "my-work"], dest)
+    capsys.readouterr()
+
+    assert main(["export", "--fork", str(dest)]) == 0
+
+    out = capsys.readouterr().out
+    assert f"Exporting branch my-work, the one checked out in {dest}" in out
+    assert [p.name for p in (project / "patches" / "6.1").glob("*.patch")] == [
+        p.name for p in series_patch
+    ]
+
+
+def test_export_refuses_a_detached_head_and_keeps_the_patch_files(
+    project, series_patch, tmp_path, capsys
+):
+    dest = tmp_path / "fork"
+    assert main(["materialize", "--dest", str(dest)]) == 0
+    git(["checkout", "-q", "--detach"], dest)
+    before = {p.name: p.read_bytes() for p in series_patch}
+    capsys.readouterr()
+
+    assert main(["export", "--fork", str(dest)]) == 1
+
+    assert f"error: HEAD is detached in {dest}" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in series_patch} == before
+
+
+def test_export_refuses_a_branch_without_the_series(project, series_patch, tmp_path, capsys):
+    dest = tmp_path / "fork"
+    assert main(["materialize", "--dest", str(dest)]) == 0
+    git(["switch", "-q", "-c", "empty", "upstream/6.1.3"], dest)
+    capsys.readouterr()
+
+    assert main(["export", "--fork", str(dest)]) == 1
+
+    assert "exporting it would remove every patch file" in capsys.readouterr().err
+    assert all(p.exists() for p in series_patch)

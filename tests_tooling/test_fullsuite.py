@@ -71,3 +71,12 @@ def test_requirements_that_do_not_install_are_skipped_one_by_one(tmp_path, monke
 
     assert installed == ["asgiref >= 3.8"]
     assert skipped == ["pylibmc; sys_platform != 'win32'"]
+
+
+def test_failures_the_release_shares_are_named():
+    patched = {"a.T.test_x": "fail", "a.T.test_y": "error", "a.T.test_z": "pass"}
+    reverted = {"a.T.test_x": "fail", "a.T.test_y": "fail", "a.T.test_z": "pass"}
+
+    summary = summary_of(patched, reverted)
+
+    assert summary["failing_on_both"] == ["a.T.test_x (fail)"]

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import OperationError
+from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import (
     extract_commit,
     git,
@@ -150,6 +151,25 @@ def run_commit_check(release, python, workspace, pinned):
             parent = commit
     report, ok = format_commit_results(release, python, results)
     print(report, flush=True)
+    write_evidence(
+        f"commits-{release.series}",
+        {
+            "series": release.series,
+            "version": release.version,
+            "python": python_version_of(python),
+            "ok": ok,
+            "commits": [
+                {
+                    "subject": result.subject,
+                    "new_tests": result.new_tests,
+                    "red_green": result.red_green,
+                    "pinned": result.pinned,
+                    "violations": len(result.violations),
+                }
+                for result in results
+            ],
+        },
+    )
     return 0 if ok else 1
 
 
@@ -252,6 +272,18 @@ def run_mutation_check(release, python, workspace):
             results.append(SiteResult(site, red))
     report, ok = format_site_results(release, python, results)
     print(report, flush=True)
+    write_evidence(
+        f"mutate-{release.series}",
+        {
+            "series": release.series,
+            "version": release.version,
+            "python": python_version_of(python),
+            "ok": ok,
+            "sites": len(results),
+            "killed": sum(result.killed for result in results),
+            "survivors": [f"{r.site.path}:{r.site.line}" for r in results if not r.killed],
+        },
+    )
     return 0 if ok else 1
 
 

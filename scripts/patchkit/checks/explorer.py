@@ -5,16 +5,16 @@ are checked against what each chain's flags promise and against each other."""
 
 import dataclasses
 import fnmatch
-import itertools
 import json
 import random
-import re
 import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import series_topics
-from patchkit.core.manifest import PAYLOADS_DIR, project_dir
+from patchkit.core.ledger import read_ledger
+from patchkit.core.manifest import PAYLOADS_DIR
 from patchkit.core.report import text_table, verdict_line
 from patchkit.core.workers import run_side_by_side
 from patchkit.core.workspace import prepare
@@ -301,7 +301,7 @@ def explore_series(release, python, workspace, chains):
         read_ledger(),
         release,
     )
-    return tallies, offenders, title, entry_points
+    return tallies, offenders, title, entry_points, reports["patched"]["python"]
 
 
 def run_explore(manifest, series_names, python, workspace, chains):
@@ -312,7 +312,7 @@ def run_explore(manifest, series_names, python, workspace, chains):
     releases = [manifest.release(name) for name in series_names or [manifest.default_series]]
     ok = True
     for release in releases:
-        tallies, offenders, title, entry_points = explore_series(
+        tallies, offenders, title, entry_points, ran_on = explore_series(
             release, python, workspace, chains
         )
         print(format_tallies(tallies, title))
@@ -321,7 +321,22 @@ def run_explore(manifest, series_names, python, workspace, chains):
         if len(offenders) > 20:
             print(f"  ... and {len(offenders) - 20} more")
         print(format_entry_points(entry_points, release))
-        ok = ok and not offenders and not entry_points.problems
+        series_ok = not offenders and not entry_points.problems
+        write_evidence(
+            f"explore-{release.series}",
+            {
+                "series": release.series,
+                "version": release.version,
+                "python": ran_on,
+                "chains_per_handler": chains,
+                "ok": series_ok,
+                "chains": {h: dataclasses.asdict(t) for h, t in tallies.items()},
+                "entry_points": entry_points.counts,
+                "ledger_cases": {k: len(v) for k, v in entry_points.reproduced.items()},
+                "problems": len(offenders) + len(entry_points.problems),
+            },
+        )
+        ok = ok and series_ok
     print(verdict_line(ok))
     return 0 if ok else 1
 
@@ -334,42 +349,6 @@ def run_explore(manifest, series_names, python, workspace, chains):
 # must be listed in LEDGER.md, unless it was broken on pristine and its async-callable
 # object now behaves exactly like its twin (the same case with an `async def`
 # function); a ledger entry that no case reproduces is a failure too.
-
-
-@dataclasses.dataclass(frozen=True)
-class LedgerEntry:
-    id: str
-    series: frozenset  # {"all"} or series names
-    patterns: tuple  # the differential's case ids (fnmatch patterns) it covers
-
-    def applies_to(self, release):
-        return "all" in self.series or release.series in self.series
-
-
-def ledger_path():
-    return project_dir() / "LEDGER.md"
-
-
-def read_ledger(path=None):
-    """(behaviour changes, limitations): the rows of LEDGER.md's tables whose first
-    column is "id", by their headers; a limitation table has a "why" column."""
-    changes, limitations = [], []
-    lines = Path(path or ledger_path()).read_text().splitlines()
-    for start, line in enumerate(lines):
-        if not line.startswith("| id |"):
-            continue
-        header = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        series_column, cases_column = header.index("series"), header.index("differential cases")
-        for row in itertools.takewhile(lambda text: text.startswith("|"), lines[start + 2 :]):
-            cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
-            (limitations if "why" in header else changes).append(
-                LedgerEntry(
-                    id=cells[0].strip("`"),
-                    series=frozenset(part.strip() for part in cells[series_column].split(",")),
-                    patterns=tuple(re.findall(r"`([^`]+)`", cells[cases_column])),
-                )
-            )
-    return changes, limitations
 
 
 def matching_entry(case_id, entries):

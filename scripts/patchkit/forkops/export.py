@@ -1,5 +1,6 @@
 """`export`: patches/<series>/ regenerated from a fork's patched branch."""
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,6 +15,9 @@ from patchkit.core.fork import (
     patches_dir,
     upstream_tag,
 )
+from patchkit.core.git import GitError
+
+PATCH_FILES = "[0-9][0-9][0-9][0-9]-*.patch"
 
 
 def fork_series(fork):
@@ -25,8 +29,72 @@ def fork_series(fork):
     return git(["config", "--local", "--get", f"{CONFIG_SECTION}.series"], fork).strip()
 
 
+def branch_to_export(fork, release, target):
+    """The branch checked out in the fork, which export takes (it is where the user
+    works, whatever its name); refused when it cannot be the series: HEAD detached,
+    not built on the release, or no commits on it while the patch files hold some."""
+    tag, series_branch = upstream_tag(release), patched_branch(release)
+    check_out = f"check out the branch with the series (`git -C {fork} switch <branch>`)"
+    try:
+        branch = git(["symbolic-ref", "-q", "--short", "HEAD"], fork).strip()
+    except GitError:
+        raise OperationError(
+            f"HEAD is detached in {fork}: export takes the commits of the branch checked out",
+            f"{check_out}, then export again; patches/{release.series}/ is unchanged",
+        ) from None
+    try:
+        git(["merge-base", "--is-ancestor", tag, branch], fork)
+    except GitError:
+        raise OperationError(
+            f"branch {branch}, checked out in {fork}, is not built on {tag}",
+            f"{check_out}, then export again; patches/{release.series}/ is unchanged",
+        ) from None
+    commits = int(git(["rev-list", "--count", "--no-merges", f"{tag}..{branch}"], fork))
+    if not commits and any(target.glob(PATCH_FILES)):
+        raise OperationError(
+            f"branch {branch}, checked out in {fork}, has no commits after {tag}: "
+            "exporting it would remove every patch file",
+            f"{check_out}, then export again (or remove the files by hand); "
+            f"patches/{release.series}/ is unchanged",
+        )
+    if branch != series_branch:
+        print(
+            f"Exporting branch {branch}, the one checked out in {fork} "
+            f"(materialize named the series' branch {series_branch})."
+        )
+    return branch
+
+
+def replace_patch_files(target, fresh):
+    """Put the files fresh (paths) in target, then remove target's other patch files:
+    all are written under temporary names first, so a failure leaves the old set."""
+    target.mkdir(parents=True, exist_ok=True)
+    partials = {}
+    try:
+        for path in fresh:
+            name = Path(path).name
+            partials[name] = target / f".{name}.partial"
+            shutil.copyfile(path, partials[name])
+    except OSError as error:
+        for partial in partials.values():
+            partial.unlink(missing_ok=True)
+        raise OperationError(
+            f"could not write the new patch files in {target} ({error.strerror}); "
+            "the old ones are unchanged",
+            "make room or fix the folder's permissions, then export again",
+        ) from None
+    written = []
+    for name, partial in partials.items():
+        os.replace(partial, target / name)
+        written.append(target / name)
+    for old in target.glob(PATCH_FILES):
+        if old.name not in partials:
+            old.unlink()
+    return written
+
+
 def export_series(fork, manifest, series=None):
-    """Regenerate patches/<series>/ from upstream/<v>..patched/<series>."""
+    """Regenerate patches/<series>/ from upstream/<v>..<the branch checked out>."""
     fork = Path(fork).absolute()
     release = manifest.release(series or fork_series(fork))
     if series and fork_series(fork) != series:
@@ -40,17 +108,15 @@ def export_series(fork, manifest, series=None):
             f"finish it (`git -C {fork} am --continue`) or drop it, then export again",
         )
     target = patches_dir(release)
-    revisions = f"{upstream_tag(release)}..{patched_branch(release)}"
+    branch = branch_to_export(fork, release, target)
+    revisions = f"{upstream_tag(release)}..{branch}"
     # Write the new files first: a failing format-patch leaves the old ones alone.
     with tempfile.TemporaryDirectory() as scratch:
         fresh = git(
             ["format-patch", "--zero-commit", "--no-signature", "-N", "-o", scratch, revisions],
             fork,
         ).split()
-        target.mkdir(parents=True, exist_ok=True)
-        for old in target.glob("[0-9][0-9][0-9][0-9]-*.patch"):
-            old.unlink()
-        written = [shutil.move(path, target / Path(path).name) for path in fresh]
+        written = replace_patch_files(target, fresh)
     for path in written:
         print(f"Wrote {path}")
     print(f"Exported {len(written)} patch(es) of series {release.series} to {target}.")

@@ -20,6 +20,7 @@ from patchkit.core.fork import (
     new_test_ids,
     upstream_tag,
 )
+from patchkit.core.ledger import read_ledger
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR, SCRIPTS_DIR, project_dir
 from patchkit.core.report import markdown_table
 from patchkit.core.workspace import fork_interpreter
@@ -28,6 +29,7 @@ TEMPLATE = SCRIPTS_DIR / "case_template.md"
 DEMO = PAYLOADS_DIR / "case_worker" / "callable_view_demo.py"
 DEMO_REQUIREMENTS = PROJECT_DIR / "requirements" / "case-demo.txt"
 HELPER = "is_coroutine_callable"
+FAIL_OPEN = "user-passes-test-fail-open"
 CHECKLIST_FILE = "docs/internals/contributing/writing-code/submitting-patches.txt"
 FALSE_POSITIVE_WORDS = (
     "class",
@@ -147,28 +149,6 @@ def tests_matching(tests, module_parts, words=()):
     return bullet_list([f"`{test_id}`" for test_id in sorted(set(chosen))])
 
 
-def added_docs_paragraph(fork, release, path, needle):
-    """The paragraph of the patched docs file holding needle, as a quote."""
-    text = (Path(fork) / path).read_text()
-    for paragraph in re.split(r"\n\s*\n", text):
-        if needle in paragraph:
-            return "\n".join("> " + line.strip() for line in paragraph.splitlines())
-    raise OperationError(
-        f"{needle!r} is not in {path} of series {release.series}",
-        f"update {TEMPLATE.name} to what the docs say now",
-    )
-
-
-def added_docs_lines(fork, release, path):
-    diff = git(["diff", "-U0", upstream_tag(release), "HEAD", "--", path], fork)
-    added = [
-        line[1:]
-        for line in diff.splitlines()
-        if line.startswith("+") and not line.startswith("+++")
-    ]
-    return "\n".join("> " + line if line.strip() else ">" for line in added)
-
-
 # A request served by each tree -------------------------------------------------
 
 
@@ -234,7 +214,113 @@ def fullsuite_text(summary):
             "- not installable here (their tests skip on both trees): "
             + ", ".join(f"`{r}`" for r in summary["requirements_not_installed"])
         )
+    lines.append(
+        f"- test modules that did not load, on either tree: {len(summary['load_failures'])}"
+    )
+    lines += [f"  - `{failure}`" for failure in summary["load_failures"]]
+    failing = summary.get("failing_on_both", [])
+    lines.append(
+        f"- tests that fail the same way on the pristine release (this machine's "
+        f"failures, not the patches'): {len(failing)}"
+    )
+    lines += [f"  - `{test}`" for test in failing]
     return "\n".join(lines)
+
+
+def commits_text(summary):
+    if summary is None:
+        return not_run("python3 scripts/patchset.py commits --series main")
+    rows = [
+        (
+            number,
+            entry["subject"],
+            entry["new_tests"],
+            entry["red_green"],
+            entry["pinned"],
+            entry["violations"],
+        )
+        for number, entry in enumerate(summary["commits"], 1)
+    ]
+    return (
+        f"`python3 scripts/patchset.py commits --series {summary['series']}`: each commit "
+        "on top of the ones before it, its new tests run without it and with it "
+        f"(Django {summary['version']}, Python {summary['python']}); "
+        f"verdict {'OK' if summary['ok'] else 'FAILED'}.\n\n"
+        + markdown_table(
+            (
+                "commit",
+                "subject",
+                "new tests",
+                "red without, green with",
+                "pinned (green on both)",
+                "violations",
+            ),
+            rows,
+        )
+    )
+
+
+def mutate_text(summary):
+    if summary is None:
+        return not_run("python3 scripts/patchset.py mutate --series main")
+    survivors = summary["survivors"]
+    return (
+        f"`python3 scripts/patchset.py mutate --series {summary['series']}` (Python "
+        f"{summary['python']}): each call of `is_coroutine_callable()` in `django/` "
+        "replaced alone by the series' `iscoroutinefunction()`, then the new tests run: "
+        f"{summary['killed']} of {summary['sites']} call sites make at least one test fail"
+        + ("; surviving: " + ", ".join(f"`{site}`" for site in survivors) if survivors else ".")
+    )
+
+
+EXPLORE_COLUMNS = ("cases", "same", "broken on both", "fixed", "in the ledger", "limitation")
+
+
+def explore_text(summaries):
+    present = {series: s for series, s in summaries.items() if s is not None}
+    if not present:
+        return not_run("python3 scripts/patchset.py explore --series main 6.1 6.0 5.2 4.2")
+    rows = []
+    for series, summary in present.items():
+        chains = summary["chains"].values()
+        entries = summary["entry_points"].values()
+        rows.append(
+            (
+                series,
+                summary["version"],
+                summary["python"],
+                sum(c["tried"] for c in chains),
+                sum(c["fixed"] for c in chains),
+                sum(c["changed_while_working"] for c in chains),
+                sum(c["now_load_error"] for c in chains),
+                *(sum(e[column] for e in entries) for column in EXPLORE_COLUMNS),
+                summary["problems"],
+            )
+        )
+    missing = [series for series, s in summaries.items() if s is None]
+    return (
+        "`python3 scripts/patchset.py explore --series main 6.1 6.0 5.2 4.2` (as in CI): "
+        "seeded middleware chains under both handlers, and every entry point the "
+        "series change in every form of callable, on the release and the series "
+        "side by side. A problem is a difference `LEDGER.md` does not list, a chain "
+        "broken on the series, or an object that does not behave like its `async def` "
+        "twin.\n\n"
+        + markdown_table(
+            (
+                "series",
+                "release",
+                "Python",
+                "chains",
+                "chains fixed",
+                "chains changed while working",
+                "chains now a load-time error",
+                *(f"entry points: {column}" for column in EXPLORE_COLUMNS),
+                "problems",
+            ),
+            rows,
+        )
+        + (f"\n\nNot run on the current patches: {', '.join(missing)}." if missing else "")
+    )
 
 
 def lint_text(summary):
@@ -303,12 +389,14 @@ def docs_text(summary):
     return "\n".join(lines)
 
 
-def ecosystem_text(summary):
-    if summary is None:
+def ecosystem_text(summaries):
+    present = {series: s for series, s in summaries.items() if s is not None}
+    if not present:
         return not_run("python3 scripts/patchset.py ecosystem")
     counts = lambda c: ", ".join(f"{n} {k}" for k, n in c.items())  # noqa: E731
     rows = [
         (
+            series,
             name,
             entry["version"],
             entry["tests"],
@@ -317,13 +405,19 @@ def ecosystem_text(summary):
             len(entry["differing"]),
             len(entry["new_failures"]),
         )
+        for series, summary in present.items()
         for name, entry in summary["packages"].items()
     ]
-    return (
-        f"Each package's own tests from its PyPI sdist, series {summary['series']} "
-        f"against Django {summary['version']}, Python {summary['python']}:\n\n"
-        + markdown_table(
+    runs = "; ".join(
+        f"series {series} against Django {s['version']}, Python {s['python']}"
+        for series, s in present.items()
+    )
+    lines = [
+        f"Each package's own tests from its PyPI sdist ({runs}):",
+        "",
+        markdown_table(
             (
+                "series",
                 "package",
                 "version",
                 "tests",
@@ -333,8 +427,19 @@ def ecosystem_text(summary):
                 "new failures",
             ),
             rows,
-        )
-    )
+        ),
+    ]
+    for series, summary in present.items():
+        for name, entry in summary["packages"].items():
+            lines += [
+                f"- {series}, {name}: `{d['test']}` pristine {d['pristine']}, "
+                f"patched {d['patched']}"
+                for d in entry["differing"]
+            ]
+    missing = [series for series, s in summaries.items() if s is None]
+    if missing:
+        lines.append(f"\nNot run on the current patches: {', '.join(missing)}.")
+    return "\n".join(lines)
 
 
 def benchmarks_text():
@@ -349,6 +454,170 @@ def benchmarks_text():
     body = "\n\n".join(wanted) if wanted else text.strip()
     # Demote the headings under this document's own.
     return re.sub(r"(?m)^## ", "#### ", body)
+
+
+def benchmark_rows(section_title):
+    """{(series, scenario): {column: cell}} of one table of BENCHMARKS.md."""
+    path = project_dir() / "BENCHMARKS.md"
+    if not path.exists():
+        return {}
+    section = re.split(r"(?m)^## ", path.read_text())
+    body = next((part for part in section if part.startswith(section_title)), "")
+    rows = [line for line in body.splitlines() if line.startswith("|")]
+    if len(rows) < 3:
+        return {}
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    table = {}
+    for row in rows[2:]:
+        cells = dict(zip(header, (cell.strip() for cell in row.strip("|").split("|"))))
+        table[cells["series"], cells["scenario"]] = cells
+    return table
+
+
+COST_SCENARIO = "WSGI, sync function view"
+SPREAD = "layouts' spread"
+
+
+def cost_sentence(series):
+    calls = benchmark_rows("Python function calls per request").get((series, COST_SCENARIO))
+    timed = benchmark_rows("Per request").get((series, COST_SCENARIO))
+    if not calls or not timed:
+        return not_run("python3 scripts/patchset.py bench")
+    return (
+        f"middleware are classified once, when the chain is built; per request the "
+        f"handler asks once about the view, as before, and for a function view that "
+        f"adds one Python call (calls per request {calls['pristine calls/req']} → "
+        f"{calls['patched calls/req']}, {calls['functions whose calls differ']}; "
+        f"{COST_SCENARIO} on Python {calls['Python']}, `BENCHMARKS.md`), an "
+        f"instruction ratio of {timed['instr ratio']} per request (callgrind; the "
+        f"layouts' own spread is {timed[SPREAD]})"
+    )
+
+
+# The ledger ---------------------------------------------------------------------
+
+
+def ledger_bullets(release, short=False):
+    changes, _ = read_ledger()
+    bullets = []
+    for entry in changes:
+        if not entry.applies_to(release):
+            continue
+        cells = entry.cells
+        if short:
+            bullets.append(
+                f"- `{entry.id}`: {cells['configuration']}; now {cells['after (series)']}"
+            )
+        else:
+            bullets.append(
+                f"- **`{entry.id}`**: {cells['configuration']}. Before: "
+                f"{cells['before (release)']}. Now: {cells['after (series)']}. "
+                f"Test: {cells['test']}."
+            )
+    return "\n".join(bullets)
+
+
+def limitation_bullets(release):
+    _, limitations = read_ledger()
+    return "\n".join(
+        f"- **`{entry.id}`**: {entry.cells['configuration']}: "
+        f"{entry.cells['with the series']} ({entry.cells['why']})"
+        for entry in limitations
+        if entry.applies_to(release)
+    )
+
+
+def release_note_gaps(fork, release):
+    """Ledger entries for the series whose release-note words are not in the
+    series' release notes (markup, punctuation and line breaks aside)."""
+    changes, _ = read_ledger()
+    notes = " ".join(
+        (Path(fork) / path).read_text()
+        for path in git(
+            ["diff", "--name-only", upstream_tag(release), "HEAD", "--", "docs/releases"], fork
+        ).split()
+        if not path.endswith("index.txt")
+    )
+    # Words only: ":meth:`.Signal.send`" in the notes is "`Signal.send()`" in the ledger.
+    # Dotted paths count by their last name.
+    normalize = lambda text: " ".join(  # noqa: E731
+        re.sub(
+            r"[^a-z0-9_]+",
+            " ",
+            re.sub(r"[~.]?(?:\w+\.)+(\w+)", r"\1", re.sub(r":\w+:", " ", text.lower())),
+        ).split()
+    )
+    notes = normalize(notes)
+    gaps = []
+    for entry in changes:
+        if not entry.applies_to(release):
+            continue
+        quoted = re.findall(r'"([^"]+)"', entry.cells["release note"])
+        words = [normalize(part) for q in quoted for part in q.split("...") if part.strip()]
+        if not words or not all(word in notes for word in words):
+            gaps.append(entry.id)
+    return gaps
+
+
+def differential_scope(summary):
+    if summary is None:
+        return "not run on the current patches"
+    cases = sum(e["cases"] for e in summary["entry_points"].values())
+    chains = sum(c["tried"] for c in summary["chains"].values())
+    return (
+        f"{cases:,} entry-point cases and {chains:,} middleware chains on main, "
+        "and the same on each backport series"
+    )
+
+
+def fail_open_versions(releases, explored, ledger_id):
+    """The releases on which the differential reproduced a ledger entry, with the
+    Python it ran on."""
+    found = []
+    for series, summary in explored.items():
+        if summary and summary["ledger_cases"].get(ledger_id):
+            release = releases[series]
+            name = release.version
+            if release.stand_in:
+                name = f"main (stand-in on {release.version})"
+            found.append(f"Django {name} with Python {summary['python']}")
+    return "; ".join(found) if found else "*not yet reproduced by `explore` on these patches*"
+
+
+# The pull request ---------------------------------------------------------------
+
+
+def pr_commits(fork, release):
+    lines = []
+    commits = git(
+        ["log", "--reverse", "--format=%H %s", f"{upstream_tag(release)}..HEAD"], fork
+    ).splitlines()
+    for number, line in enumerate(commits, 1):
+        sha, subject = line.split(" ", 1)
+        stat = git(["show", "--shortstat", "--format=", sha], fork).strip()
+        lines.append(f"{number}. {subject} ({stat})")
+    return "\n".join(lines)
+
+
+def plain_rst(text):
+    """A checklist question without reST markup, up to its first question mark."""
+    text = re.sub(r":\w+:`([^`<]+?)\s*<[^>]+>`", r"\1", text)
+    text = re.sub(r":\w+:`([^`]+)`", r"\1", text)
+    text = re.sub(r"`([^`]+)`_", r"\1", text)
+    text = text.replace("``", "`")
+    return text.split("?")[0] + "?" if "?" in text else text
+
+
+def pr_checklist(fork, facts):
+    lines, section = [], None
+    for item_section, item in checklist_items(fork):
+        if item_section != section:
+            section = item_section
+            lines.append(f"- *{section}*")
+        mark, evidence = checklist_evidence(item, facts)
+        box = {"x": "[x]", " ": "[ ]", "-": "[n/a]"}[mark]
+        lines.append(f"  - {box} {plain_rst(item)} {evidence}")
+    return "\n".join(lines)
 
 
 # The checklist ----------------------------------------------------------------
@@ -373,14 +642,20 @@ def checklist_items(fork):
 
 
 FIXED_ANSWERS = {
-    "authors": ("-", "to do by the submitter when opening the pull request"),
-    "ticket": (
+    "commits": (
         " ",
-        "#34328 was closed with a documentation fix; the change needs a "
-        "Forum discussion and a new accepted ticket first",
+        "— four commits, one per reviewable idea, each red/green on its own (A1); "
+        "squash them if the reviewer prefers",
     ),
-    "coverage": ("-", "no coverage report outside Django's CI"),
-    "accessibility": ("-", "no admin or HTML output change"),
+    "authors": (" ", "— yours to do (section 1)"),
+    "ticket": (" ", "— not yet: the Forum discussion and a new ticket come first (section 1)"),
+    "coverage": ("-", "— no coverage report exists before the pull request is opened"),
+    "accessibility": ("-", "— no admin or HTML output changes"),
+    "backport": (
+        "-",
+        "— not for backport: a new feature of 6.2 (`release-process.txt`); the "
+        "repository's backports are for forks only",
+    ),
 }
 # (words of a checklist item, the answer that item gets)
 CHECKLIST_RULES = [
@@ -396,7 +671,7 @@ CHECKLIST_RULES = [
     ("writing style", "docs_lint"),
     ("spelling", "spelling"),
     ("regression test", "redgreen"),
-    ("backport", "release_notes"),
+    ("backport", "backport"),
     ("exercise", "tests"),
     ("release note in ``docs/releases/a.b.txt``", "release_notes"),
     ("annotated", "annotations"),
@@ -417,139 +692,106 @@ def mark(ok):
     return "x" if ok else " "
 
 
-def checklist_text(fork, facts):
-    lines, section = [], None
-    for item_section, item in checklist_items(fork):
-        if item_section != section:
-            section = item_section
-            lines += ["", f"**{section}**", ""]
-        mark, evidence = checklist_evidence(item, facts)
-        box = "[x]" if mark == "x" else "[ ]" if mark == " " else "[n/a]"
-        lines.append(f"- {box} {item}\n  - *Evidence:* {evidence}")
-    return "\n".join(lines).strip()
-
-
-def release_notes(forks, releases):
-    notes = []
-    for series, fork in forks.items():
-        changed = git(
-            ["diff", "--name-only", upstream_tag(releases[series]), "HEAD", "--", "docs/releases"],
-            fork,
-        ).split()
-        notes += [f"{series}: `{path}`" for path in changed if not path.endswith("index.txt")]
-    return notes
-
-
-def annotations(forks, releases):
-    found = []
-    for series, fork in forks.items():
-        diff = git(
-            ["diff", "-U0", upstream_tag(releases[series]), "HEAD", "--", "docs/topics"], fork
-        )
-        found += sorted(
-            {
-                f"{series}: `{line[1:].strip()}`"
-                for line in diff.splitlines()
-                if line.startswith("+.. version")
-            }
-        )
-    return found
-
-
 def lint_fact(summary):
-    if summary is None:
-        return " ", not_run("python3 scripts/patchset.py lint")
-    new = sum(sum(entry["new"].values()) for entry in summary.values())
+    if summary is None or "main" not in summary:
+        return " ", "— " + not_run("python3 scripts/patchset.py lint")
+    entry = summary["main"]
+    new = sum(value for tool, value in entry["new"].items() if tool in LINT_TOOLS)
     return mark(new == 0), (
-        f"{new} problems introduced in the files the patches touch, over "
-        f"{len(summary)} series (black, isort, flake8, blacken-docs, docs/lint.py, "
-        "commit messages; section 4); zizmor: the patches touch no workflow file"
+        f"— {new} problems introduced in the {entry['files']} files the series touches "
+        "(black, isort, flake8, blacken-docs, docs/lint.py, commit messages); zizmor: "
+        "no workflow file touched (A4)"
     )
 
 
 def docs_lint_fact(summary):
-    if summary is None:
-        return " ", not_run("python3 scripts/patchset.py lint")
-    new = sum(
-        entry["new"].get("docs-lint", 0) + entry["new"].get("wrap-79", 0)
-        for entry in summary.values()
-    )
-    return mark(new == 0), (
-        f"Django's docs/lint.py (79 columns, sphinx-lint) and the "
-        f"79-column rule for comments and docstrings: {new} problems"
-    )
+    if summary is None or "main" not in summary:
+        return " ", "— " + not_run("python3 scripts/patchset.py lint")
+    new = summary["main"]["new"]
+    count = new.get("docs-lint", 0) + new.get("wrap-79", 0)
+    return mark(count == 0), f"— docs/lint.py and the 79-column rule: {count} problems (A4)"
 
 
 def fullsuite_fact(full):
     if full is None:
-        return " ", not_run("python3 scripts/patchset.py fullsuite")
-    return mark(full["ok"]), (
-        f"whole suite, {full['tests_patched']} tests: "
-        f"{len(full['differing'])} outcomes differ from pristine "
-        f"{full['version']}"
+        return " ", "— " + not_run("python3 scripts/patchset.py fullsuite --series main")
+    failing = len(full.get("failing_on_both", []))
+    unloaded = len(full["load_failures"])
+    passing = not failing and not unloaded and full["ok"]
+    return mark(passing), (
+        f"— {len(full['differing'])} of {full['tests_patched']:,} outcomes differ from "
+        f"the pristine release; {failing} tests fail on both trees here and "
+        f"{unloaded} module loads failed on either tree, named in A6"
     )
 
 
 def docs_fact(docs, target):
     if docs is None:
-        return " ", not_run("python3 scripts/patchset.py docs")
+        return " ", "— " + not_run("python3 scripts/patchset.py docs --series main")
     result = docs[target]
     if "skipped" in result:
-        return " ", f"`make {target}` skipped: {result['skipped']}"
-    offline = result.get("offline_only", [])
-    return mark(not result["new"]), (
-        f"`make {target}`: {len(result['new'])} new warnings "
-        f"({result['warnings_patched']} patched, {result['warnings_pristine']} pristine)"
-        + (
-            f"; {len(offline)} more are standard library references left unresolved "
-            "because intersphinx could not download Python's inventory here"
-            if offline
-            else ""
-        )
-        + "".join(f"\n    - `{line}`" for line in result["new"])
+        return " ", f"— `make {target}` skipped: {result['skipped']} (A5)"
+    return mark(not result["new"]), f"— `make {target}`: {len(result['new'])} new warnings (A5)"
+
+
+def facts_for(fork, release, tests, evidence):
+    notes = [
+        path
+        for path in git(
+            ["diff", "--name-only", upstream_tag(release), "HEAD", "--", "docs/releases"], fork
+        ).split()
+        if not path.endswith("index.txt")
+    ]
+    diff = git(["diff", "-U0", upstream_tag(release), "HEAD", "--", "docs"], fork)
+    annotated = sorted(
+        {line[1:].strip() for line in diff.splitlines() if line.startswith("+.. version")}
     )
-
-
-def facts_for(forks, releases, tests_by_series, evidence):
-    full, docs = evidence["fullsuite"], evidence["docs"]
-    notes = release_notes(forks, releases)
-    annotated = annotations(forks, releases)
+    gaps = release_note_gaps(fork, release)
+    commits, mutate = evidence["commits"], evidence["mutate"]
     return {
-        "commits": (
-            "-",
-            "the main series keeps one commit per reviewable idea "
-            "(handlers, decorators, signals, load-time check), each red/green "
-            "on its own (`python3 scripts/patchset.py commits --series main`)",
-        ),
         "lint": lint_fact(evidence["lint"]),
         "docs_lint": docs_lint_fact(evidence["lint"]),
         "compatible": (
-            "x",
-            "the behaviour changes of working configurations are listed "
-            "in LEDGER.md, each with its test, and announced under "
-            '"Backwards incompatible changes in 6.2" in '
-            "docs/releases/6.2.txt",
+            mark(not gaps and bool(notes)),
+            "— every LEDGER.md entry for main is in `docs/releases/6.2.txt`"
+            if not gaps
+            else f"— missing from the release notes: {', '.join(gaps)}",
         ),
-        "fullsuite": fullsuite_fact(full),
-        "docs": docs_fact(docs, "html"),
-        "spelling": docs_fact(docs, "spelling"),
+        "fullsuite": fullsuite_fact(evidence["fullsuite"]),
+        "docs": docs_fact(evidence["docs"], "html"),
+        "spelling": docs_fact(evidence["docs"], "spelling"),
         "redgreen": (
-            mark(full["red_green"] == full["new_tests"]),
-            f"{full['red_green']} of {full['new_tests']} new tests fail on "
-            f"pristine {full['version']} and pass patched (whole suite run); every "
-            "series and Python: `python3 scripts/patchset.py redgreen`",
+            mark(commits["ok"]),
+            f"— {sum(c['red_green'] for c in commits['commits'])} new tests fail "
+            "without their commit and pass with it (A1)",
         )
-        if full
-        else (" ", "`python3 scripts/patchset.py redgreen`"),
+        if commits
+        else (" ", "— " + not_run("python3 scripts/patchset.py commits --series main")),
         "tests": (
-            "x",
-            ", ".join(
-                f"{series}: {len(tests)} new tests" for series, tests in tests_by_series.items()
-            ),
+            mark(mutate["ok"]),
+            f"— {len(tests)} new tests; {mutate['killed']} of {mutate['sites']} call "
+            "sites fail a test when reverted (A2)",
+        )
+        if mutate
+        else (" ", "— " + not_run("python3 scripts/patchset.py mutate --series main")),
+        "release_notes": (mark(bool(notes)), f"— {', '.join(f'`{n}`' for n in notes)}"),
+        "annotations": (
+            mark(bool(annotated)),
+            f"— {', '.join(f'`{a}`' for a in annotated)} in the changed topics",
         ),
-        "release_notes": (mark(len(notes) == len(forks)), "; ".join(notes)),
-        "annotations": (mark(len(annotated) >= len(forks)), "; ".join(annotated)),
     }
+
+
+PR_MAX_LINES = 70
+
+
+def pr_section_lines(document):
+    start, end = document.index("<!-- pr:start -->"), document.index("<!-- pr:end -->")
+    return len(document[start:end].splitlines()) - 1
+
+
+def short_outcome(outcome):
+    return outcome["error"] if "error" in outcome else f"HTTP {outcome['status']}"
 
 
 # The command ------------------------------------------------------------------
@@ -561,50 +803,79 @@ def build_document(manifest, workspace, generated_on):
         series: materialize_fork(workspace.fork(release), release)
         for series, release in releases.items()
     }
-    default = manifest.release()
-    default_fork = forks[default.series]
-    reverted = build_reverted_tree(default_fork, default)
+    main = manifest.main_release
+    fork = forks[main.series]
+    reverted = build_reverted_tree(fork, main)
     # The demo's asgiref is pinned, so the document does not change when it releases.
-    python = fork_interpreter(default, workspace, default_fork, None, "demo", DEMO_REQUIREMENTS)
+    python = fork_interpreter(main, workspace, fork, None, "demo", DEMO_REQUIREMENTS)
     pristine_demo = run_demo(python, reverted, True)
-    patched_demo = run_demo(python, default_fork, True)
+    patched_demo = run_demo(python, fork, True)
     tests_by_series = new_tests_by_series(forks, releases)
-    default_tests = tests_by_series[default.series]
+    backport = manifest.default_series
     evidence = {
-        name: read_evidence(f"{name}-{default.series}")
-        for name in ("fullsuite", "docs", "ecosystem")
+        "fullsuite": read_evidence(f"fullsuite-{main.series}"),
+        "docs": read_evidence(f"docs-{main.series}"),
+        "commits": read_evidence(f"commits-{main.series}"),
+        "mutate": read_evidence(f"mutate-{main.series}"),
+        "lint": read_evidence("lint"),
     }
-    evidence["lint"] = read_evidence("lint")
-    facts = facts_for(forks, releases, tests_by_series, evidence)
+    explored = {series: read_evidence(f"explore-{series}") for series in releases}
+    ecosystem = {
+        series: read_evidence(f"ecosystem-{series}") for series in (main.series, backport)
+    }
+    facts = facts_for(fork, main, tests_by_series[main.series], evidence)
+    changes, _ = read_ledger()
+    fail_open = next(entry for entry in changes if entry.id == FAIL_OPEN)
     values = {
         "generated_on": generated_on,
+        "base_version": main.version,
+        "fail_open_test": fail_open.cells["test"].strip("`"),
+        "fail_open_versions": fail_open_versions(releases, explored, FAIL_OPEN),
         "demo_version": pristine_demo["version"],
         "demo_asgiref": pristine_demo["asgiref"],
         "demo_pristine_asgi": served(pristine_demo["asgi"]),
         "demo_pristine_wsgi": served(pristine_demo["wsgi"]),
+        "demo_pristine_asgi_short": short_outcome(pristine_demo["asgi"]),
+        "demo_pristine_wsgi_short": short_outcome(pristine_demo["wsgi"]).split(". ")[0],
         "demo_asgiref_check": pristine_demo["asgiref_check"],
         "demo_patched_asgi": served(patched_demo["asgi"]),
         "demo_patched_wsgi": served(patched_demo["wsgi"]),
-        "checklist_version": default.version,
-        "checklist": checklist_text(default_fork, facts),
-        "call_sites": call_sites_text(forks),
-        "remaining_sites": remaining_sites_text(forks),
-        "false_positive_tests": tests_matching(
-            default_tests, ["test_inspect"], FALSE_POSITIVE_WORDS
+        "demo_patched_class_asgi_short": (
+            f"the class, {short_outcome(patched_demo['class_asgi'])}; the attribute, "
+            f"{short_outcome(patched_demo['attribute_asgi'])}"
         ),
-        "signal_tests": tests_matching(default_tests, ["signals", "dispatch"]),
-        "signals_docs": added_docs_lines(default_fork, default, "docs/topics/signals.txt"),
-        "benchmarks": benchmarks_text(),
-        "shared_state_docs": added_docs_paragraph(
-            default_fork, default, "docs/topics/async.txt", "per-request state"
-        ),
-        "fullsuite": fullsuite_text(evidence["fullsuite"]),
-        "new_tests": new_tests_text(tests_by_series),
+        "ledger_changes": ledger_bullets(main),
+        "ledger_limitations": limitation_bullets(main),
+        "differential_scope": differential_scope(explored[main.series]),
+        "cost_sentence": cost_sentence(main.series)[0].upper()
+        + cost_sentence(main.series)[1:]
+        + ".",
+        "pr_commits": pr_commits(fork, main),
+        "pr_ledger": ledger_bullets(main, short=True),
+        "pr_checklist": pr_checklist(fork, facts),
+        "commits": commits_text(evidence["commits"]),
+        "mutate": mutate_text(evidence["mutate"]),
+        "explore": explore_text(explored),
         "lint": lint_text(evidence["lint"]),
         "docs": docs_text(evidence["docs"]),
-        "ecosystem": ecosystem_text(evidence["ecosystem"]),
+        "fullsuite": fullsuite_text(evidence["fullsuite"]),
+        "ecosystem": ecosystem_text(ecosystem),
+        "benchmarks": benchmarks_text(),
+        "call_sites": call_sites_text({main.series: fork}),
+        "remaining_sites": remaining_sites_text({main.series: fork}),
+        "new_tests": new_tests_text(tests_by_series),
+        "false_positive_tests": tests_matching(
+            tests_by_series[main.series], ["test_inspect"], FALSE_POSITIVE_WORDS
+        ),
     }
-    return render(TEMPLATE.read_text(), values)
+    document = render(TEMPLATE.read_text(), values)
+    lines = pr_section_lines(document)
+    if lines > PR_MAX_LINES:
+        raise OperationError(
+            f"the pull request description would be {lines} lines (at most {PR_MAX_LINES})",
+            f"shorten section 4 of {TEMPLATE.name}",
+        )
+    return document
 
 
 def generated_date(text):

@@ -21,6 +21,31 @@ from patchkit.core.workspace import fork_interpreter, prepare_trees
 
 PACKAGES_FILE = SCRIPTS_DIR / "ecosystem.json"
 
+# Runs the package's own script (args[0]) with every DiscoverRunner it makes a
+# recording one; the outcomes of all its runs are merged into $PATCHSET_RESULTS.
+RUNTESTS_WRAPPER = """
+import json, os, runpy, sys
+import django.test.runner
+from patchset_recording import RecordingDiscoverRunner
+
+path, merged = os.environ["PATCHSET_RESULTS"], {}
+
+
+class MergingRunner(RecordingDiscoverRunner):
+    def run_suite(self, suite, **kwargs):
+        result = super().run_suite(suite, **kwargs)
+        with open(path) as stream:
+            merged.update(json.load(stream))
+        with open(path, "w") as stream:
+            json.dump(merged, stream, indent=0, sort_keys=True)
+        return result
+
+
+django.test.runner.DiscoverRunner = MergingRunner
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
 
 def load_packages(names=None):
     packages = json.loads(PACKAGES_FILE.read_text())
@@ -73,17 +98,18 @@ def fetch_package_sdist(python, name, version, dest):
 
 def install_package(python, source, requirements):
     # --no-deps: its dependency on Django is the fork already installed.
-    print(f"Installing {source.name} and {', '.join(requirements)}...", flush=True)
+    print(f"Installing {source.name} and {', '.join(requirements) or 'no more'}...", flush=True)
     run_checked(
         [python, "-m", "pip", "install", "-q", "--no-deps", str(source)],
         f"installing {source.name}",
         "read pip's output above",
     )
-    run_checked(
-        [python, "-m", "pip", "install", "-q", *requirements],
-        f"installing {source.name}'s test requirements",
-        "read pip's output above",
-    )
+    if requirements:
+        run_checked(
+            [python, "-m", "pip", "install", "-q", *requirements],
+            f"installing {source.name}'s test requirements",
+            "read pip's output above",
+        )
 
 
 def junit_outcomes(path):
@@ -137,6 +163,8 @@ def run_package_tests(python, package, source, tree, import_from_tree):
                 "patchset_recording.RecordingDiscoverRunner",
                 *package["args"],
             ]
+        elif package["runner"] == "runtests":
+            command = [python, "-c", RUNTESTS_WRAPPER, *package["args"]]
         else:
             # -o addopts=: the package's own (coverage, ruff, ...) are not ours to run.
             command = [
@@ -151,7 +179,11 @@ def run_package_tests(python, package, source, tree, import_from_tree):
                 f"--junitxml={results}",
                 *package["args"],
             ]
-        print(f"$ cd {source} && {' '.join(command)}", flush=True)
+        shown = [
+            "<ecosystem.RUNTESTS_WRAPPER>" if part == RUNTESTS_WRAPPER else part
+            for part in command
+        ]
+        print(f"$ cd {source} && {' '.join(shown)}", flush=True)
         completed = subprocess.run(command, cwd=source, env=env, capture_output=True, text=True)
         tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
         print("\n".join(f"  {line}" for line in tail), flush=True)
@@ -160,7 +192,7 @@ def run_package_tests(python, package, source, tree, import_from_tree):
                 f"{source.name}'s tests recorded no results (exit status {completed.returncode})",
                 f"run the command above by hand in {source}",
             )
-        if package["runner"] == "django":
+        if package["runner"] in ("django", "runtests"):
             return completed.returncode, json.loads(results.read_text())
         return completed.returncode, junit_outcomes(results)
 

@@ -12,6 +12,7 @@ from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import new_test_ids
 from patchkit.core.interpreters import python_version_of
 from patchkit.core.runtests import (
+    FAILING_OUTCOMES,
     compare_outcomes,
     format_comparison,
     outcome_counts,
@@ -81,6 +82,12 @@ def fullsuite_summary(
             for test_id, before, after, rule in comparison.violations
         ],
         "load_failures": [f"{test_id} ({tree})" for test_id, tree in comparison.load_failures],
+        # Failing the same way on the release: this machine's, not the patches'.
+        "failing_on_both": sorted(
+            f"{test_id} ({outcome})"
+            for test_id, outcome in patched.items()
+            if outcome in FAILING_OUTCOMES and reverted.get(test_id) == outcome
+        ),
         "ok": comparison.ok,
     }
 

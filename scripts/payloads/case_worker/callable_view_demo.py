@@ -1,6 +1,9 @@
 """Serve one request to a view that is an instance with `async def __call__` (not
 marked), under ASGI and under WSGI, with whichever Django is first on sys.path;
-print what happened as JSON. `case` runs it on the pristine and patched trees."""
+print what happened as JSON. `case` runs it on the pristine and patched trees.
+Two forms Django and asgiref still judge differently are served under ASGI too: a
+class whose instances have `async def __call__` (calling the class builds an
+instance, so it is synchronous) and an instance attribute named `__call__`."""
 
 import asyncio
 import json
@@ -19,7 +22,32 @@ class StatusView:
         return HttpResponse("OK")
 
 
-urlpatterns = [path("status/", StatusView())]
+class StatusClassView:
+    """Used as the view itself: StatusClassView(request) is the response."""
+
+    def __new__(cls, request):
+        return HttpResponse("OK")
+
+    async def __call__(self, request):
+        return HttpResponse("never used")
+
+
+class AttributeView:
+    def __init__(self):
+        async def view(request):
+            return HttpResponse("never used")
+
+        self.__call__ = view  # Python ignores it: calling the object uses the class's.
+
+    def __call__(self, request):
+        return HttpResponse("OK")
+
+
+urlpatterns = [
+    path("status/", StatusView()),
+    path("class/", StatusClassView),
+    path("attribute/", AttributeView()),
+]
 
 
 def outcome(call):
@@ -65,6 +93,8 @@ def main():
         "asgiref_check": asgiref_check_source(),
         "asgi": outcome(lambda: asyncio.run(AsyncClient().get("/status/"))),
         "wsgi": outcome(lambda: Client().get("/status/")),
+        "class_asgi": outcome(lambda: asyncio.run(AsyncClient().get("/class/"))),
+        "attribute_asgi": outcome(lambda: asyncio.run(AsyncClient().get("/attribute/"))),
     }
     json.dump(result, sys.stdout)
 
