@@ -227,6 +227,14 @@ def fullsuite_text(summary):
     return "\n".join(lines)
 
 
+def run_and_missing(summaries):
+    """({series: summary} of the checks run on the current patches, a sentence
+    naming the series they were not run on, or "")."""
+    present = {series: s for series, s in summaries.items() if s is not None}
+    missing = [series for series, s in summaries.items() if s is None]
+    return present, (f"Not run on the current patches: {', '.join(missing)}." if missing else "")
+
+
 def commits_text(summary):
     if summary is None:
         return not_run("python3 scripts/patchset.py commits --series main")
@@ -277,7 +285,7 @@ EXPLORE_COLUMNS = ("cases", "same", "broken on both", "fixed", "in the ledger", 
 
 
 def explore_text(summaries):
-    present = {series: s for series, s in summaries.items() if s is not None}
+    present, missing = run_and_missing(summaries)
     if not present:
         return not_run("python3 scripts/patchset.py explore --series main 6.1 6.0 5.2 4.2")
     rows = []
@@ -297,7 +305,6 @@ def explore_text(summaries):
                 summary["problems"],
             )
         )
-    missing = [series for series, s in summaries.items() if s is None]
     return (
         "`python3 scripts/patchset.py explore --series main 6.1 6.0 5.2 4.2` (as in CI): "
         "seeded middleware chains under both handlers, and every entry point the "
@@ -319,7 +326,7 @@ def explore_text(summaries):
             ),
             rows,
         )
-        + (f"\n\nNot run on the current patches: {', '.join(missing)}." if missing else "")
+        + (f"\n\n{missing}" if missing else "")
     )
 
 
@@ -390,7 +397,7 @@ def docs_text(summary):
 
 
 def ecosystem_text(summaries):
-    present = {series: s for series, s in summaries.items() if s is not None}
+    present, missing = run_and_missing(summaries)
     if not present:
         return not_run("python3 scripts/patchset.py ecosystem")
     counts = lambda c: ", ".join(f"{n} {k}" for k, n in c.items())  # noqa: E731
@@ -436,9 +443,8 @@ def ecosystem_text(summaries):
                 f"patched {d['patched']}"
                 for d in entry["differing"]
             ]
-    missing = [series for series, s in summaries.items() if s is None]
     if missing:
-        lines.append(f"\nNot run on the current patches: {', '.join(missing)}.")
+        lines += ["", missing]
     return "\n".join(lines)
 
 
@@ -484,13 +490,13 @@ def cost_sentence(series):
     if not calls or not timed:
         return not_run("python3 scripts/patchset.py bench")
     return (
-        f"middleware are classified once, when the chain is built; per request the "
+        f"Middleware are classified once, when the chain is built; per request the "
         f"handler asks once about the view, as before, and for a function view that "
         f"adds one Python call (calls per request {calls['pristine calls/req']} → "
         f"{calls['patched calls/req']}, {calls['functions whose calls differ']}; "
         f"{COST_SCENARIO} on Python {calls['Python']}, `BENCHMARKS.md`), an "
         f"instruction ratio of {timed['instr ratio']} per request (callgrind; the "
-        f"layouts' own spread is {timed[SPREAD]})"
+        f"layouts' own spread is {timed[SPREAD]})."
     )
 
 
@@ -527,17 +533,19 @@ def limitation_bullets(release):
     )
 
 
+def release_note_files(fork, release):
+    """The release-notes files the series changes (the index aside)."""
+    changed = git(
+        ["diff", "--name-only", upstream_tag(release), "HEAD", "--", "docs/releases"], fork
+    ).split()
+    return [path for path in changed if not path.endswith("index.txt")]
+
+
 def release_note_gaps(fork, release):
     """Ledger entries for the series whose release-note words are not in the
     series' release notes (markup, punctuation and line breaks aside)."""
     changes, _ = read_ledger()
-    notes = " ".join(
-        (Path(fork) / path).read_text()
-        for path in git(
-            ["diff", "--name-only", upstream_tag(release), "HEAD", "--", "docs/releases"], fork
-        ).split()
-        if not path.endswith("index.txt")
-    )
+    notes = " ".join((Path(fork) / path).read_text() for path in release_note_files(fork, release))
     # Words only: ":meth:`.Signal.send`" in the notes is "`Signal.send()`" in the ledger.
     # Dotted paths count by their last name.
     normalize = lambda text: " ".join(  # noqa: E731
@@ -735,13 +743,7 @@ def docs_fact(docs, target):
 
 
 def facts_for(fork, release, tests, evidence):
-    notes = [
-        path
-        for path in git(
-            ["diff", "--name-only", upstream_tag(release), "HEAD", "--", "docs/releases"], fork
-        ).split()
-        if not path.endswith("index.txt")
-    ]
+    notes = release_note_files(fork, release)
     diff = git(["diff", "-U0", upstream_tag(release), "HEAD", "--", "docs"], fork)
     annotated = sorted(
         {line[1:].strip() for line in diff.splitlines() if line.startswith("+.. version")}
@@ -847,9 +849,7 @@ def build_document(manifest, workspace, generated_on):
         "ledger_changes": ledger_bullets(main),
         "ledger_limitations": limitation_bullets(main),
         "differential_scope": differential_scope(explored[main.series]),
-        "cost_sentence": cost_sentence(main.series)[0].upper()
-        + cost_sentence(main.series)[1:]
-        + ".",
+        "cost_sentence": cost_sentence(main.series),
         "pr_commits": pr_commits(fork, main),
         "pr_ledger": ledger_bullets(main, short=True),
         "pr_checklist": pr_checklist(fork, facts),
