@@ -77,6 +77,10 @@ def maintainer_fork(release, dest):
     run_git(["init", "-q", "-b", "main"], tree)
     run_git(["config", "user.name", "Fork Maintainer"], tree)
     run_git(["config", "user.email", "maintainer@example.com"], tree)
+    # No background gc after apply's fetch and am: it would still be writing into
+    # .git/objects when the scratch folder is removed ("Directory not empty").
+    run_git(["config", "gc.auto", "0"], tree)
+    run_git(["config", "maintenance.auto", "false"], tree)
     run_git(["add", "-A", "-f", "."], tree)
     run_git(["commit", "-q", "-m", f"Django {release.version}"], tree)
     return tree
