@@ -50,3 +50,23 @@ def test_an_unwritable_cache_is_an_error(project, tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert err.startswith(f"error: the sdist cache {blocker}/sdists cannot be written (")
     assert err.endswith("next step: point PATCHSET_CACHE at a writable folder, or unset it\n")
+
+
+@pytest.mark.parametrize("command", ["test", "commits", "mutate"])
+def test_outside_a_virtualenv_the_running_python_is_not_installed_into(command, monkeypatch):
+    import sys
+
+    from patchkit.cli import build_parser
+
+    monkeypatch.setattr(sys, "prefix", sys.base_prefix)
+    assert build_parser().parse_args([command, "--series", "6.1"]).python is None
+
+
+@pytest.mark.parametrize("command", ["test", "commits", "mutate"])
+def test_in_a_virtualenv_the_running_python_is_used(command, monkeypatch):
+    import sys
+
+    from patchkit.cli import build_parser
+
+    monkeypatch.setattr(sys, "prefix", "/some/venv")
+    assert build_parser().parse_args([command, "--series", "6.1"]).python == sys.executable

@@ -79,3 +79,53 @@ def test_runtests_runner_records_every_run_of_the_packages_script(tmp_path, monk
     status, outcomes = ecosystem.run_package_tests(sys.executable, package, source, tree, True)
     assert status == 1
     assert outcomes == {"good.Tests.test_it": "pass", "bad.Tests.test_it": "fail"}
+
+
+def test_a_package_that_cannot_run_is_reported_and_the_others_still_run(
+    project, monkeypatch, capsys
+):
+    from types import SimpleNamespace
+
+    from patchkit.core.errors import OperationError
+    from patchkit.core.evidence import read_evidence
+    from patchkit.review.case import ecosystem_text
+
+    trees = SimpleNamespace(fork=project / "fork", reverted=project / "reverted")
+    monkeypatch.setattr(ecosystem, "prepare_trees", lambda release, workspace: trees)
+    monkeypatch.setattr(ecosystem, "check_python", lambda release, python: None)
+    monkeypatch.setattr(ecosystem, "fork_interpreter", lambda *args: "venv-python")
+    monkeypatch.setattr(ecosystem, "python_version_of", lambda python: "3.12.1")
+    monkeypatch.setattr(
+        ecosystem,
+        "load_packages",
+        lambda names: {"broken": {"version": "1.0"}, "fine": {"version": "2.0"}},
+    )
+
+    def run_one(python, name, package, release, workspace, trees):
+        if name == "broken":
+            raise OperationError("installing broken failed:\npip said no", "read pip's output")
+        return {
+            "version": "2.0",
+            "tests": 3,
+            "pristine": {"pass": 3},
+            "patched": {"pass": 3},
+            "status": {"pristine": 0, "patched": 0},
+            "differing": [],
+            "new_failures": [],
+        }
+
+    monkeypatch.setattr(ecosystem, "run_one_package", run_one)
+    assert main(["ecosystem", "--workdir", str(project / "eco")]) == 1
+    out = capsys.readouterr().out
+    assert "error: broken: installing broken failed:" in out
+    assert "not run: installing broken failed:" in out
+    assert "patched:  3 pass" in out
+    assert "verdict: FAILED" in out
+    summary = read_evidence("ecosystem-6.1")
+    assert summary["packages"]["broken"]["error"] == "installing broken failed:"
+    assert summary["packages"]["fine"]["tests"] == 3
+    text = ecosystem_text({"6.1": summary})
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines()]
+    assert ["6.1", "fine", "2.0", "3", "3 pass", "3 pass", "0", "0"] in rows
+    assert not any("broken" in row for row in rows)
+    assert "- 6.1, broken 1.0: not run (installing broken failed:)" in text

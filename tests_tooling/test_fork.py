@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import FAKE_FILES, git
+from conftest import FAKE_FILES, commit_all, git
 from patchkit.cli import main
 from patchkit.core import fork
 
@@ -91,6 +91,24 @@ def test_rematerializing_keeps_the_users_work(project, tmp_path, capsys, work):
     assert "next step: export them" in err
     assert git(["rev-parse", "HEAD"], dest) == head
     assert (dest / ("django/core.py" if work == "uncommitted" else "mine.txt")).exists()
+
+
+def test_a_fork_whose_commits_were_exported_is_rebuilt_as_the_next_step_says(
+    project, tmp_path, capsys
+):
+    dest = tmp_path / "fork"
+    assert main(["materialize", "--dest", str(dest)]) == 0
+    (dest / "django" / "core.py").write_text("def is_async(obj):\n    return None\n")
+    commit_all(dest, "[6.1.x] Refs #1 -- Edited core.")
+    assert main(["materialize", "--dest", str(dest)]) == 1
+    assert main(["export", "--fork", str(dest)]) == 0
+    capsys.readouterr()
+
+    assert main(["materialize", "--dest", str(dest)]) == 0
+
+    assert "refusing" not in capsys.readouterr().err
+    assert git(["log", "-1", "--format=%s"], dest) == "[6.1.x] Refs #1 -- Edited core.\n"
+    assert (dest / "django" / "core.py").read_text() == "def is_async(obj):\n    return None\n"
 
 
 def test_a_half_built_fork_is_rebuilt(project, tmp_path):

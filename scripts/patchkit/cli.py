@@ -240,11 +240,15 @@ def add_python(parser, default="the series' first Python", many=False):
             "--python", nargs="+", metavar="X.Y|EXE", help=f"{PYTHON_HELP} (default: {default})"
         )
     elif default == "this one":
+        # tox runs these in its env, which is theirs to install into; run by hand
+        # outside a virtualenv, they must not install Django into the user's Python.
+        in_virtualenv = sys.prefix != sys.base_prefix
         parser.add_argument(
             "--python",
-            default=sys.executable,
+            default=sys.executable if in_virtualenv else None,
             metavar="X.Y|EXE",
-            help=f"{PYTHON_HELP} (default: this one)",
+            help=f"{PYTHON_HELP} (default: this one if it is a virtualenv, as in tox; "
+            "else a virtualenv of the series' first Python)",
         )
     else:
         parser.add_argument(

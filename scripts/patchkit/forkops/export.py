@@ -117,6 +117,10 @@ def export_series(fork, manifest, series=None):
             fork,
         ).split()
         written = replace_patch_files(target, fresh)
+    # The branch's commits are in the patch files now: rebuilding the fork loses
+    # nothing, so materialize and setup may replace it.
+    head = git(["rev-parse", branch], fork).strip()
+    git(["config", "--local", f"{CONFIG_SECTION}.head", head], fork)
     for path in written:
         print(f"Wrote {path}")
     print(f"Exported {len(written)} patch(es) of series {release.series} to {target}.")

@@ -414,6 +414,13 @@ def ecosystem_text(summaries):
         )
         for series, summary in present.items()
         for name, entry in summary["packages"].items()
+        if "error" not in entry
+    ]
+    not_run_rows = [
+        f"- {series}, {name} {entry['version']}: not run ({entry['error']})"
+        for series, summary in present.items()
+        for name, entry in summary["packages"].items()
+        if "error" in entry
     ]
     runs = "; ".join(
         f"series {series} against Django {s['version']}, Python {s['python']}"
@@ -441,8 +448,9 @@ def ecosystem_text(summaries):
             lines += [
                 f"- {series}, {name}: `{d['test']}` pristine {d['pristine']}, "
                 f"patched {d['patched']}"
-                for d in entry["differing"]
+                for d in entry.get("differing", ())
             ]
+    lines += not_run_rows
     if missing:
         lines += ["", missing]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from patchkit.core.evidence import write_evidence
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.manifest import SCRIPTS_DIR
 from patchkit.core.report import verdict_line
-from patchkit.core.runtests import RUNNER_DIR, compare_outcomes, outcome_counts, summarize_outcomes
+from patchkit.core.runtests import RUNNER_DIR, compare_outcomes, outcome_counts
 from patchkit.core.venvs import run_checked
 from patchkit.core.workspace import fork_interpreter, prepare_trees
 
@@ -197,73 +197,83 @@ def run_package_tests(python, package, source, tree, import_from_tree):
         return completed.returncode, junit_outcomes(results)
 
 
+def run_one_package(venv_python, name, package, release, workspace, trees):
+    """Install name into venv_python, run its suite on both trees; its summary entry."""
+    source = fetch_package_sdist(
+        venv_python, name, package["version"], workspace.root / "packages"
+    )
+    install_package(venv_python, source, package["test_requirements"])
+    print(f"{name}: patched tree...", flush=True)
+    patched_status, patched = run_package_tests(venv_python, package, source, trees.fork, False)
+    print(f"{name}: pristine {release.base_name}...", flush=True)
+    pristine_status, pristine = run_package_tests(
+        venv_python, package, source, trees.reverted, True
+    )
+    comparison = compare_outcomes(set(), patched, pristine)
+    return {
+        "version": package["version"],
+        "tests": len(patched),
+        "pristine": outcome_counts(pristine),
+        "patched": outcome_counts(patched),
+        "status": {"pristine": pristine_status, "patched": patched_status},
+        "differing": [
+            {"test": t, "pristine": b, "patched": a} for t, b, a, _ in comparison.violations
+        ],
+        "new_failures": [
+            t for t, _, after, _ in comparison.violations if after in ("fail", "error", "missing")
+        ],
+    }
+
+
 def run_ecosystem(manifest, series, python, workspace, names):
     """Each package's suite patched and pristine; print a table; return the status."""
     release = manifest.release(series)
     packages = load_packages(names)
     check_python(release, python)
     trees = prepare_trees(release, workspace)
-    fork, reverted_tree = trees.fork, trees.reverted
     version = None
-    rows, summary = (
-        [],
-        {"series": release.series, "version": release.version, "python": version, "packages": {}},
-    )
+    summary = {
+        "series": release.series,
+        "version": release.version,
+        "python": None,
+        "packages": {},
+    }
     for name, package in packages.items():
-        venv_python = fork_interpreter(release, workspace, fork, python, name)
-        version = summary["python"] = python_version_of(venv_python)
-        source = fetch_package_sdist(
-            venv_python, name, package["version"], workspace.root / "packages"
-        )
-        install_package(venv_python, source, package["test_requirements"])
-        print(f"{name}: patched tree...", flush=True)
-        patched_status, patched = run_package_tests(venv_python, package, source, fork, False)
-        print(f"{name}: pristine {release.base_name}...", flush=True)
-        pristine_status, pristine = run_package_tests(
-            venv_python, package, source, reverted_tree, True
-        )
-        comparison = compare_outcomes(set(), patched, pristine)
-        newly_failing = [
-            test_id
-            for test_id, before, after, _ in comparison.violations
-            if after in ("fail", "error", "missing")
-        ]
-        rows.append(
-            (
-                name,
-                package["version"],
-                summarize_outcomes(pristine),
-                summarize_outcomes(patched),
-                comparison,
-            )
-        )
-        summary["packages"][name] = {
-            "version": package["version"],
-            "tests": len(patched),
-            "pristine": outcome_counts(pristine),
-            "patched": outcome_counts(patched),
-            "status": {"pristine": pristine_status, "patched": patched_status},
-            "differing": [
-                {"test": t, "pristine": b, "patched": a} for t, b, a, _ in comparison.violations
-            ],
-            "new_failures": newly_failing,
-        }
+        try:
+            venv_python = fork_interpreter(release, workspace, trees.fork, python, name)
+            version = summary["python"] = python_version_of(venv_python)
+            entry = run_one_package(venv_python, name, package, release, workspace, trees)
+        except OperationError as error:
+            # One package that cannot be installed or run is reported, not fatal:
+            # the others' evidence still counts, and the verdict says it failed.
+            print(f"error: {name}: {error}\nnext step: {error.next_step}", flush=True)
+            entry = {
+                "version": package["version"],
+                "error": str(error).splitlines()[0],
+                "next_step": error.next_step,
+            }
+        summary["packages"][name] = entry
     print()
     print(
         f"Ecosystem: each package's own tests on series {release.series} vs "
         f"Django {release.version}, Python {version}"
     )
-    for name, pinned, pristine_counts, patched_counts, comparison in rows:
-        print(f"  {name} {pinned}")
-        print(f"    pristine: {pristine_counts}")
-        print(f"    patched:  {patched_counts}")
-        print(f"    outcomes that differ: {len(comparison.violations)}")
-        for test_id, before, after, _ in comparison.violations:
-            print(f"      {test_id}: pristine {before}, patched {after}")
+    counts = lambda c: ", ".join(f"{n} {k}" for k, n in c.items())  # noqa: E731
+    for name, entry in summary["packages"].items():
+        print(f"  {name} {entry['version']}")
+        if "error" in entry:
+            print(f"    not run: {entry['error']}")
+            continue
+        print(f"    pristine: {counts(entry['pristine'])}")
+        print(f"    patched:  {counts(entry['patched'])}")
+        print(f"    outcomes that differ: {len(entry['differing'])}")
+        for d in entry["differing"]:
+            print(f"      {d['test']}: pristine {d['pristine']}, patched {d['patched']}")
     ok = all(
-        not entry["new_failures"] and entry["tests"] for entry in summary["packages"].values()
+        "error" not in entry and entry["tests"] and not entry["new_failures"]
+        for entry in summary["packages"].values()
     )
     path = write_evidence(f"ecosystem-{release.series}", summary)
     print(f"Summary written to {path}")
-    print(verdict_line(ok, "no new failure"))
+    print(verdict_line(ok, "every package ran, no new failure"))
     return 0 if ok else 1
