@@ -498,3 +498,27 @@ def test_a_hand_resolution_is_recognised_without_the_blobs_at_hand(
     )
     assert repo_state(repo) == before
     assert git(["for-each-ref", "refs/patchset"], repo) == ""
+
+
+def test_refuses_files_with_windows_line_endings_and_its_next_step_works(
+    project, series_patch, user_fork, capsys
+):
+    # Like the yanked 4.2.12 sdist: every line of the files the series changes ends
+    # in CRLF, so a 3-way merge would conflict on every line.
+    for name in ("django/core.py", "tests/basic/tests.py"):
+        path = user_fork / name
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    commit_all(user_fork, "Windows line endings.")
+
+    status, err = refused(["apply", str(user_fork)], user_fork, capsys)
+
+    assert status == 1
+    assert err.startswith(
+        f"error: 2 file(s) the series changes have Windows line endings (CRLF) in "
+        f"{user_fork}, the patches Unix ones: django/core.py, tests/basic/tests.py; "
+        "nothing was changed\nnext step: if this is Django 4.2.12, move to 4.2.13"
+    )
+    step = err.split("otherwise convert them and commit: `")[1].split("`, then run")[0]
+    subprocess.run(step, shell=True, check=True)
+    assert main(["apply", str(user_fork)]) == 0
+    assert "def test_new" in (user_fork / "tests" / "basic" / "tests.py").read_text()

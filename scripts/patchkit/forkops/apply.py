@@ -178,6 +178,22 @@ def files_added_by(checkout, patch_files):
     return added
 
 
+def files_with_crlf(checkout, patch_files):
+    """The files the patches change that have Windows line endings in the checkout:
+    no context line of an LF patch matches them, and a 3-way merge conflicts on
+    every line (the yanked Django 4.2.12 sdist is such a tree)."""
+    found = []
+    for patch in patch_files:
+        numstat = run_git(["apply", "--numstat", str(patch)], checkout, ISOLATED_CONFIG)
+        for line in numstat.splitlines():
+            path = checkout / line.split("\t", 2)[2]
+            if path.is_file() and path not in found:
+                data = path.read_bytes()
+                if data.count(b"\r\n") * 2 > data.count(b"\n"):
+                    found.append(path)
+    return [path.relative_to(checkout).as_posix() for path in found]
+
+
 def in_the_way(checkout, paths):
     """For each path the series creates that something in the checkout occupies (the
     file itself, or a file or symlink where one of its folders goes), what is there."""
@@ -348,6 +364,16 @@ def apply_to_user_fork(checkout, manifest, series=None):
             raise OperationError(
                 f"the series creates {'; '.join(occupied)} in {checkout}",
                 "move it away (or commit its removal), then run apply again",
+            )
+        crlf = files_with_crlf(checkout, missing)
+        if crlf:
+            raise OperationError(
+                f"{len(crlf)} file(s) the series changes have Windows line endings (CRLF) "
+                f"in {checkout}, the patches Unix ones: {', '.join(crlf)}; nothing was changed",
+                "if this is Django 4.2.12, move to 4.2.13 (4.2.12 was yanked from PyPI for "
+                "its CRLF files; 4.2.13 only fixes that); otherwise convert them and commit: "
+                f"`cd {checkout} && sed -i 's/\\r$//' {' '.join(crlf)} && git commit -q -a "
+                "-m 'Converted line endings to LF.'`, then run apply again",
             )
         version = full_version_of(checkout)
         if version and version != release.version and not release.stand_in:

@@ -33,18 +33,22 @@ DEFAULT_MARKDOWN = PROJECT_DIR / "COVERAGE.md"
 @dataclasses.dataclass
 class Row:
     version: str
-    applied: str  # "clean", "conflict", "failed"
+    applied: str  # "clean", "conflict", "refused" (nothing changed), "failed"
     conflicts: list
     passed: int = 0
     tests: int = 0
     detail: str = ""
+    yanked: str = ""  # PyPI's reason, if the release was yanked
 
     @property
     def ok(self):
         """Applied with every new test passing, or stopped on a real conflict (files
-        with conflict markers, as apply reports them); a tool failure is not ok."""
+        with conflict markers, as apply reports them), or a yanked release refused
+        with the repository unchanged; a tool failure is not ok."""
         if self.applied == "conflict":
             return bool(self.conflicts)
+        if self.applied == "refused":
+            return bool(self.yanked)
         return self.applied == "clean" and self.tests > 0 and self.passed == self.tests
 
 
@@ -88,6 +92,7 @@ def maintainer_fork(release, dest):
 
 def apply_as_maintainer(fork, series):
     """(outcome, conflicting files, apply's last words)."""
+    head = run_git(["rev-parse", "HEAD"], fork)
     completed = subprocess.run(
         [sys.executable, str(SCRIPTS_DIR / "patchset.py"), "apply", str(fork), "--series", series],
         capture_output=True,
@@ -97,7 +102,12 @@ def apply_as_maintainer(fork, series):
     if completed.returncode == 0:
         return "clean", [], words[-1] if words else ""
     conflicts = run_git(["diff", "--name-only", "--diff-filter=U"], fork).split()
-    outcome = "conflict" if conflicts else "failed"
+    unchanged = (
+        run_git(["rev-parse", "HEAD"], fork) == head
+        and not run_git(["status", "--porcelain"], fork).strip()
+        and not (fork / ".git" / "rebase-apply").exists()
+    )
+    outcome = "conflict" if conflicts else "refused" if unchanged else "failed"
     return outcome, conflicts, next((w for w in words if w.startswith("error:")), words[-1])
 
 
@@ -111,7 +121,7 @@ def cover_release(series_release, version, entry, python, workdir):
     )
     fork = maintainer_fork(release, Path(workdir) / f"fork-{version}")
     applied, conflicts, words = apply_as_maintainer(fork, release.series)
-    row = Row(version, applied, conflicts, detail=words)
+    row = Row(version, applied, conflicts, detail=words, yanked=entry.get("yanked", ""))
     if applied != "clean":
         return row
     base = run_git(["rev-list", "--max-parents=0", "HEAD"], fork).strip()
@@ -183,9 +193,20 @@ HEADER = ("series", "release", "apply", "conflicting files", "new tests passed",
 
 
 def markdown_report(results, sample, command):
-    total = sum(len(rows) for rows in results.values())
-    clean = sum(row.applied == "clean" for rows in results.values() for row in rows)
-    green = sum(row.ok for rows in results.values() for row in rows)
+    every = [row for rows in results.values() for row in rows]
+    clean = [row for row in every if row.applied == "clean"]
+    green = sum(row.ok for row in clean)
+    conflicts = sum(row.applied == "conflict" and row.ok for row in every)
+    refused = sum(row.applied == "refused" and row.ok for row in every)
+    failed = len(every) - len(clean) - conflicts - refused
+    notes = [
+        f"- {series} {row.version}: "
+        + (f'yanked from PyPI ("{row.yanked}"); ' if row.yanked else "")
+        + f"apply said: `{row.detail.split(';')[0]}`"
+        for series, rows in results.items()
+        for row in rows
+        if row.applied != "clean"
+    ]
     lines = [
         "# Coverage: the series on every point release",
         "",
@@ -197,11 +218,14 @@ def markdown_report(results, sample, command):
         "`python3 scripts/patchset.py apply` on it, then the series' new tests on the "
         "result, with the series' first Python.",
         "",
-        f"{'A sample: ' if sample else ''}{total} point releases; {clean} apply cleanly; "
-        f"the new tests pass on {green}.",
+        f"{'A sample: ' if sample else ''}{len(every)} point releases: {len(clean)} apply "
+        f"cleanly and the new tests pass on {green} of them; {conflicts} stop in `git am` "
+        f"with conflict markers in the files listed; {refused} yanked release(s) refused "
+        f"with the repository unchanged; {failed} other failure(s).",
         "",
         markdown_table(HEADER, [row_cells(s, r) for s, rows in results.items() for r in rows]),
         "",
+        *(["Where apply stopped:", "", *notes, ""] if notes else []),
     ]
     return "\n".join(lines)
 
