@@ -305,3 +305,23 @@ def test_export_refuses_a_branch_without_the_series(project, series_patch, tmp_p
 
     assert "exporting it would remove every patch file" in capsys.readouterr().err
     assert all(p.exists() for p in series_patch)
+
+
+def test_compare_takes_a_relative_fork_path_and_its_unexported_commits(
+    project, tmp_path, monkeypatch, capsys
+):
+    fork_dir = tmp_path / "work" / "fork"
+    assert main(["materialize", "--dest", str(fork_dir)]) == 0
+    (fork_dir / "django" / "core.py").write_text("def is_async(obj):\n    return None\n")
+    commit_all(fork_dir, "[6.1.x] Refs #1 -- Edited core, not exported.")
+    monkeypatch.chdir(tmp_path / "work")
+    capsys.readouterr()
+
+    assert main(["compare", "6.1", "6.0", "--fork", "fork"]) == 0
+
+    assert capsys.readouterr().out == (
+        "Importing Django 6.0.10 as a commit...\n"
+        "Series 6.1: 1 patch(es)\n"
+        "  [6.1.x] Refs #1 -- Edited core, not exported.\n"
+        "Series 6.0: 0 patch(es)\n"
+    )

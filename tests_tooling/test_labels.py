@@ -12,7 +12,7 @@ from patchkit.cli import main
 from patchkit.core import workspace
 
 FAKE_RUNTESTS = """\
-import json, os, sys
+import json, os, sys, unittest
 from pathlib import Path
 
 # Like an installed Django: importable, but after anything on PYTHONPATH.
@@ -26,6 +26,13 @@ old = "pass" if django.core.OLD_BEHAVIOUR else "fail"
 outcomes = {"basic.tests.BasicTests.test_old": old}
 if (Path(__file__).parent / "basic" / "NEW_TEST").exists():
     outcomes["basic.tests.BasicTests.test_new"] = new
+# A label that does not import becomes unittest's _FailedTest, as in Django's runner.
+args = sys.argv[1:]
+labels = [a for i, a in enumerate(args) if a[0] != "-" and args[i - 1][0] != "-"]
+for suite in unittest.defaultTestLoader.loadTestsFromNames(labels):
+    for test in suite:
+        if type(test).__name__ == "_FailedTest":
+            outcomes[test.id()] = "error"
 Path(os.environ["PATCHSET_RESULTS"]).write_text(json.dumps(outcomes))
 sys.exit(0 if "fail" not in outcomes.values() else 1)
 """
@@ -58,9 +65,10 @@ def write_series(tmp_path, core_source):
     assert main(["export", "--fork", str(fork)]) == 0
 
 
-def run_test_command(tmp_path, compare=True):
+def run_test_command(tmp_path, compare=True, labels=()):
     command = ["test", "--series", "6.1", "--python", sys.executable]
     command += ["--workdir", str(tmp_path / "work")]
+    command += ["--labels", *labels] if labels else []
     return main(command + (["--compare-pristine"] if compare else []))
 
 
@@ -97,3 +105,18 @@ def test_without_comparing_runtests_failure_is_exit_1(fake_django_tests, tmp_pat
 def test_empty_series_passes_trivially(fake_django_tests, tmp_path, capsys):
     assert run_test_command(tmp_path) == 0
     assert "  new tests              0\n" in capsys.readouterr().out
+
+
+def test_a_label_that_imports_nothing_fails_the_comparison(fake_django_tests, tmp_path, capsys):
+    write_series(tmp_path, "def is_async(obj):\n    return True\nOLD_BEHAVIOUR = True\n")
+    capsys.readouterr()
+
+    assert run_test_command(tmp_path, labels=["basic", "nonexistent_label"]) == 1
+
+    out = capsys.readouterr().out
+    assert (
+        "  import/setup failures  2\n"
+        "    unittest.loader._FailedTest.nonexistent_label (patched)\n"
+        "    unittest.loader._FailedTest.nonexistent_label (reverted)\n"
+    ) in out
+    assert out.rstrip().endswith("verdict: FAILED")

@@ -51,9 +51,14 @@ def compare_series(release_a, release_b, fork=None):
         for release in (release_a, release_b):
             add_series_to_repo(repo, release, fork)
         ranges = [f"{upstream_tag(r)}..{patched_branch(r)}" for r in (release_a, release_b)]
-        output = git(["range-diff", "--no-color", *ranges], repo)
+        subjects = [git(["log", "--reverse", "--format=%s", r], repo).splitlines() for r in ranges]
+        # git 2.39's range-diff refuses an empty range ("need two commit ranges").
+        output = git(["range-diff", "--no-color", *ranges], repo) if all(subjects) else ""
     if output.strip():
         print(output, end="")
-    else:
-        print(f"Series {release_a.series} and {release_b.series} both have no patches.")
+        return 0
+    for release, commits in zip((release_a, release_b), subjects):
+        print(f"Series {release.series}: {len(commits)} patch(es)")
+        for subject in commits:
+            print(f"  {subject}")
     return 0
