@@ -155,3 +155,29 @@ def test_release_note_gaps_name_ledger_entries_the_notes_lack(tmp_path, monkeypa
     git(["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qam", "notes"], fork)
 
     assert case.release_note_gaps(fork, release) == []
+
+
+def test_pr_proof_says_only_what_the_summaries_show():
+    commits = {"ok": True}
+    mutate = {"sites": 26, "killed": 25}
+    ecosystem = {
+        "main": {
+            "packages": {
+                "a": {"differing": []},
+                "b": {"differing": [{"test": "t"}]},
+                "c": {"error": "installing c failed:"},
+            }
+        },
+        "6.1": None,
+    }
+
+    text = case.pr_proof(commits, mutate, ecosystem)
+
+    assert text.startswith("Each commit's new tests fail without it and pass with it")
+    assert "fails a test for only 25 of 26" in text
+    assert "The own test suites of 2 third-party packages (a, b), on series main: 1 outcomes" in (
+        text
+    )
+    nothing = case.pr_proof(None, None, {"main": None})
+    assert "Each commit" not in nothing and "third-party packages" not in nothing
+    assert nothing.count("Not run yet") == 3

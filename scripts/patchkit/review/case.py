@@ -792,6 +792,58 @@ def facts_for(fork, release, tests, evidence):
     }
 
 
+def pr_proof(commits, mutate, ecosystem):
+    """The pull request's evidence sentences, each from a summary a command wrote."""
+    if commits is None:
+        first = "Red/green per commit: " + not_run("python3 scripts/patchset.py commits")
+    elif commits["ok"]:
+        first = (
+            "Each commit's new tests fail without it and pass with it "
+            "([A1](#a1-red-and-green-per-commit))"
+        )
+    else:
+        first = (
+            "Some commit's new tests are not red then green ([A1](#a1-red-and-green-per-commit))"
+        )
+    if mutate is None:
+        second = "call sites: " + not_run("python3 scripts/patchset.py mutate")
+    elif mutate["killed"] == mutate["sites"]:
+        second = (
+            f"reverting any one of the {mutate['sites']} call sites alone fails a test "
+            "([A2](#a2-each-call-site-reverted))"
+        )
+    else:
+        second = (
+            f"reverting a call site alone fails a test for only {mutate['killed']} of "
+            f"{mutate['sites']} ([A2](#a2-each-call-site-reverted))"
+        )
+    ran = {
+        (series, name)
+        for series, summary in ecosystem.items()
+        if summary
+        for name, entry in summary["packages"].items()
+        if "error" not in entry
+    }
+    if not ran:
+        third = "Third-party suites: " + not_run("python3 scripts/patchset.py ecosystem")
+    else:
+        names = sorted({name for _, name in ran})
+        differing = sum(
+            len(summary["packages"][name]["differing"])
+            for series, summary in ecosystem.items()
+            if summary
+            for name in names
+            if (series, name) in ran
+        )
+        series = sorted({series for series, _ in ran})
+        third = (
+            f"The own test suites of {len(names)} third-party packages ({', '.join(names)}), "
+            f"on series {' and '.join(series)}: {differing} outcomes differ from the pristine "
+            "release ([A7](#a7-third-party-packages))"
+        )
+    return f"{first}; {second}. {third}."
+
+
 PR_MAX_LINES = 70
 
 
@@ -859,6 +911,7 @@ def build_document(manifest, workspace, generated_on):
         "differential_scope": differential_scope(explored[main.series]),
         "cost_sentence": cost_sentence(main.series),
         "pr_commits": pr_commits(fork, main),
+        "pr_proof": pr_proof(evidence["commits"], evidence["mutate"], ecosystem),
         "pr_ledger": ledger_bullets(main, short=True),
         "pr_checklist": pr_checklist(fork, facts),
         "commits": commits_text(evidence["commits"]),
