@@ -22,7 +22,7 @@ def test_a_clean_fork_applies_and_a_crlf_one_is_refused_unchanged(
     outcome, conflicts, words = coverage.apply_as_maintainer(crlf, "6.1")
 
     assert (outcome, conflicts) == ("refused", [])
-    assert "Windows line endings (CRLF)" in words
+    assert "Windows line endings (CRLF) in <fork>, " in words
     assert repo_state(crlf) == before
 
 

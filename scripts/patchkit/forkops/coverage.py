@@ -98,7 +98,8 @@ def apply_as_maintainer(fork, series):
         capture_output=True,
         text=True,
     )
-    words = (completed.stdout + completed.stderr).strip().splitlines()
+    # The scratch folder's name changes from run to run; COVERAGE.md must not.
+    words = (completed.stdout + completed.stderr).replace(str(fork), "<fork>").strip().splitlines()
     if completed.returncode == 0:
         return "clean", [], words[-1] if words else ""
     conflicts = run_git(["diff", "--name-only", "--diff-filter=U"], fork).split()
