@@ -60,3 +60,25 @@ def test_the_report_counts_each_outcome_and_says_where_apply_stopped():
         report
     )
     assert "- 5.2 5.2.1: apply said: `error: boom`" in report
+
+
+def test_a_failing_release_fails_its_own_row_only(monkeypatch):
+    from patchkit.core.errors import OperationError
+
+    def cover(series_release, version, entry, python, workdir):
+        if version == "4.2.11":
+            raise OperationError("pip could not download Django 4.2.11's sdist:\nboom", "retry")
+        return coverage.Row(version, "clean", [], passed=1, tests=1)
+
+    monkeypatch.setattr(coverage, "cover_release", cover)
+    jobs = {
+        v: (lambda v=v: coverage.cover_or_fail(None, v, {}, "python", "w"))
+        for v in ("4.2.10", "4.2.11")
+    }
+    rows = coverage.run_both(jobs)
+
+    assert rows["4.2.10"].ok
+    assert (rows["4.2.11"].applied, rows["4.2.11"].detail) == (
+        "failed",
+        "pip could not download Django 4.2.11's sdist: boom",
+    )

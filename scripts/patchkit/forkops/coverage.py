@@ -109,7 +109,9 @@ def apply_as_maintainer(fork, series):
         and not (fork / ".git" / "rebase-apply").exists()
     )
     outcome = "conflict" if conflicts else "refused" if unchanged else "failed"
-    return outcome, conflicts, next((w for w in words if w.startswith("error:")), words[-1])
+    # The tool's own error line comes after git's.
+    errors = [w for w in words if w.startswith("error:")]
+    return outcome, conflicts, errors[-1] if errors else words[-1]
 
 
 def cover_release(series_release, version, entry, python, workdir):
@@ -141,6 +143,15 @@ def cover_release(series_release, version, entry, python, workdir):
     return row
 
 
+def cover_or_fail(series_release, version, entry, python, workdir):
+    """cover_release, with a failure (a download, a fork) the row of that release
+    alone, so the other release of the pair keeps its outcome."""
+    try:
+        return cover_release(series_release, version, entry, python, workdir)
+    except OperationError as error:
+        return Row(version, "failed", [], detail=" ".join(str(error).split())[:300])
+
+
 def cover_series(manifest_release, entries, workspace):
     """Every listed point release of one series, two at a time on 2+ cores."""
     _, python = prepare(manifest_release, workspace, None, reverted=False)
@@ -155,18 +166,13 @@ def cover_series(manifest_release, entries, workspace):
             pair = entries[start : start + 2]
             jobs = {
                 version: (
-                    lambda v=version, e=entry: cover_release(
+                    lambda v=version, e=entry: cover_or_fail(
                         manifest_release, v, e, python, scratch
                     )
                 )
                 for version, entry in pair
             }
-            try:
-                results = run_both(jobs)
-            except OperationError as error:
-                results = {
-                    v: Row(v, "failed", [], detail=str(error).splitlines()[0]) for v, _ in pair
-                }
+            results = run_both(jobs)
             for version, _ in pair:
                 row = results[version]
                 print(
