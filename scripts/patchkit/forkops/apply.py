@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import re
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -372,7 +373,8 @@ def apply_to_user_fork(checkout, manifest, series=None):
                 f"in {checkout}, the patches Unix ones: {', '.join(crlf)}; nothing was changed",
                 "if this is Django 4.2.12, move to 4.2.13 (4.2.12 was yanked from PyPI for "
                 "its CRLF files; 4.2.13 only fixes that); otherwise convert them and commit: "
-                f"`cd {checkout} && sed -i 's/\\r$//' {' '.join(crlf)} && git commit -q -a "
+                f"`cd {shlex.quote(str(checkout))} && sed -i 's/\\r$//' {shlex.join(crlf)} "
+                "&& git commit -q -a "
                 "-m 'Converted line endings to LF.'`, then run apply again",
             )
         version = full_version_of(checkout)
