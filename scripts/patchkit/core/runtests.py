@@ -278,10 +278,12 @@ def format_comparison(comparison, title):
 
 
 def summarize_outcomes(outcomes):
-    counts = {}
-    for outcome in outcomes.values():
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return ", ".join(f"{counts[name]} {name}" for name in sorted(counts))
+    return format_counts(outcome_counts(outcomes))
+
+
+def format_counts(counts):
+    """{"fail": 2, "pass": 9} as "2 fail, 9 pass"."""
+    return ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
 
 
 def outcome_counts(outcomes):

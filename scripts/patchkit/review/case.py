@@ -23,6 +23,7 @@ from patchkit.core.fork import (
 from patchkit.core.ledger import read_ledger
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR, SCRIPTS_DIR, project_dir
 from patchkit.core.report import markdown_table
+from patchkit.core.runtests import format_counts
 from patchkit.core.workspace import fork_interpreter
 
 TEMPLATE = SCRIPTS_DIR / "case_template.md"
@@ -186,7 +187,6 @@ def not_run(command):
 def fullsuite_text(summary):
     if summary is None:
         return not_run("python3 scripts/patchset.py fullsuite")
-    counts = lambda c: ", ".join(f"{n} {k}" for k, n in c.items())  # noqa: E731
     lines = [
         f"Django's whole suite (`python3 scripts/patchset.py fullsuite`, {summary['date']}, "
         f"{summary['minutes']} minutes), series {summary['series']} against Django "
@@ -195,8 +195,8 @@ def fullsuite_text(summary):
         markdown_table(
             ("tree", "tests", "outcomes"),
             [
-                ("pristine", summary["tests_pristine"], counts(summary["pristine"])),
-                ("patched", summary["tests_patched"], counts(summary["patched"])),
+                ("pristine", summary["tests_pristine"], format_counts(summary["pristine"])),
+                ("patched", summary["tests_patched"], format_counts(summary["patched"])),
             ],
         ),
         "",
@@ -400,15 +400,14 @@ def ecosystem_text(summaries):
     present, missing = run_and_missing(summaries)
     if not present:
         return not_run("python3 scripts/patchset.py ecosystem")
-    counts = lambda c: ", ".join(f"{n} {k}" for k, n in c.items())  # noqa: E731
     rows = [
         (
             series,
             name,
             entry["version"],
             entry["tests"],
-            counts(entry["pristine"]),
-            counts(entry["patched"]),
+            format_counts(entry["pristine"]),
+            format_counts(entry["patched"]),
             len(entry["differing"]),
             len(entry["new_failures"]),
         )

@@ -15,7 +15,7 @@ from patchkit.core.evidence import write_evidence
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.manifest import SCRIPTS_DIR
 from patchkit.core.report import verdict_line
-from patchkit.core.runtests import RUNNER_DIR, compare_outcomes, outcome_counts
+from patchkit.core.runtests import RUNNER_DIR, compare_outcomes, format_counts, outcome_counts
 from patchkit.core.venvs import run_checked
 from patchkit.core.workspace import fork_interpreter, prepare_trees
 
@@ -258,14 +258,13 @@ def run_ecosystem(manifest, series, python, workspace, names):
         f"Ecosystem: each package's own tests on series {release.series} vs "
         f"Django {release.version}, Python {version}"
     )
-    counts = lambda c: ", ".join(f"{n} {k}" for k, n in c.items())  # noqa: E731
     for name, entry in summary["packages"].items():
         print(f"  {name} {entry['version']}")
         if "error" in entry:
             print(f"    not run: {entry['error']}")
             continue
-        print(f"    pristine: {counts(entry['pristine'])}")
-        print(f"    patched:  {counts(entry['patched'])}")
+        print(f"    pristine: {format_counts(entry['pristine'])}")
+        print(f"    patched:  {format_counts(entry['patched'])}")
         print(f"    outcomes that differ: {len(entry['differing'])}")
         for d in entry["differing"]:
             print(f"      {d['test']}: pristine {d['pristine']}, patched {d['patched']}")
