@@ -816,25 +816,19 @@ def pr_proof(commits, mutate, ecosystem):
             f"reverting a call site alone fails a test for only {mutate['killed']} of "
             f"{mutate['sites']} ([A2](#a2-each-call-site-reverted))"
         )
-    ran = {
-        (series, name)
+    ran = [
+        (series, name, entry)
         for series, summary in ecosystem.items()
         if summary
         for name, entry in summary["packages"].items()
         if "error" not in entry
-    }
+    ]
     if not ran:
         third = "Third-party suites: " + not_run("python3 scripts/patchset.py ecosystem")
     else:
-        names = sorted({name for _, name in ran})
-        differing = sum(
-            len(summary["packages"][name]["differing"])
-            for series, summary in ecosystem.items()
-            if summary
-            for name in names
-            if (series, name) in ran
-        )
-        series = sorted({series for series, _ in ran})
+        names = sorted({name for _, name, _ in ran})
+        differing = sum(len(entry["differing"]) for _, _, entry in ran)
+        series = sorted({series for series, _, _ in ran})
         third = (
             f"The own test suites of {len(names)} third-party packages ({', '.join(names)}), "
             f"on series {' and '.join(series)}: {differing} outcomes differ from the pristine "

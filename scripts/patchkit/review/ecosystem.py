@@ -231,7 +231,6 @@ def run_ecosystem(manifest, series, python, workspace, names):
     packages = load_packages(names)
     check_python(release, python)
     trees = prepare_trees(release, workspace)
-    version = None
     summary = {
         "series": release.series,
         "version": release.version,
@@ -241,7 +240,7 @@ def run_ecosystem(manifest, series, python, workspace, names):
     for name, package in packages.items():
         try:
             venv_python = fork_interpreter(release, workspace, trees.fork, python, name)
-            version = summary["python"] = python_version_of(venv_python)
+            summary["python"] = python_version_of(venv_python)
             entry = run_one_package(venv_python, name, package, release, workspace, trees)
         except OperationError as error:
             # One package that cannot be installed or run is reported, not fatal:
@@ -256,7 +255,7 @@ def run_ecosystem(manifest, series, python, workspace, names):
     print()
     print(
         f"Ecosystem: each package's own tests on series {release.series} vs "
-        f"Django {release.version}, Python {version}"
+        f"{release.base_name}, Python {summary['python']}"
     )
     for name, entry in summary["packages"].items():
         print(f"  {name} {entry['version']}")
