@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import OperationError, UsageError
-from patchkit.core.fork import new_test_ids
+from patchkit.core.fork import new_test_ids, operation_in_progress
 from patchkit.core.git import run_git
 from patchkit.core.manifest import PROJECT_DIR, SCRIPTS_DIR, Release
 from patchkit.core.report import markdown_table, text_table, verdict_line
@@ -106,7 +106,7 @@ def apply_as_maintainer(fork, series):
     unchanged = (
         run_git(["rev-parse", "HEAD"], fork) == head
         and not run_git(["status", "--porcelain"], fork).strip()
-        and not (fork / ".git" / "rebase-apply").exists()
+        and not operation_in_progress(fork)
     )
     outcome = "conflict" if conflicts else "refused" if unchanged else "failed"
     # The tool's own error line comes after git's.
