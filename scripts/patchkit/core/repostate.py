@@ -109,10 +109,11 @@ class RepositoryLock:
 
     def __init__(self, checkout):
         self.checkout = checkout
-        self.path = git_path(checkout, self.NAME)
+        self.path = None
         self.fd = None
 
     def acquire(self):
+        self.path = git_path(self.checkout, self.NAME)
         while True:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
