@@ -431,3 +431,14 @@ def test_an_untouched_repository_is_left_exactly_as_it_was_after_a_refusal(
     assert status == 1 and "uncommitted changes" in err
     assert not (fork / ".git" / "patchset-apply.lock").exists()
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_the_defect_table_names_tests_that_exist():
+    table = (Path(__file__).resolve().parent.parent / "docs" / "fork-maintainers.md").read_text()
+    rows = [line for line in table.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert [int(row.split("|")[1]) for row in rows] == list(range(1, 16))
+    defined = set()
+    for path in Path(__file__).parent.glob("test_apply*.py"):
+        defined.update(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+    named = {name for row in rows for name in re.findall(r"`(test_\w+)", row)}
+    assert named and named <= defined, named - defined
