@@ -100,6 +100,63 @@ def check_index_unlocked(checkout):
         )
 
 
+# What in the working tree would stop `git am` half-way ---------------------------
+
+
+def files_with_crlf(checkout, paths):
+    """The paths whose committed content has Windows line endings (`git ls-files
+    --eol` says i/crlf): no context line of an LF patch matches them, and a 3-way
+    merge conflicts on every line (the yanked Django 4.2.12 sdist is such a tree).
+    A clone whose working tree has CRLF only through core.autocrlf is not one."""
+    listing = run_git(["--literal-pathspecs", "ls-files", "--eol", "-z", "--", *paths], checkout)
+    found = []
+    for entry in listing.split("\0"):
+        info, _, path = entry.partition("\t")
+        if info.split()[:1] == ["i/crlf"]:
+            found.append(path)
+    return found
+
+
+def tracked(checkout, paths):
+    """Which of paths HEAD's tree has."""
+    if not paths:
+        return []
+    listing = run_git(
+        ["--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *paths],
+        checkout,
+    )
+    return [path for path in listing.split("\0") if path]
+
+
+def in_the_way(checkout, paths):
+    """For each path the series creates that something in the checkout occupies (the
+    file itself, or a file or symlink where one of its folders goes), what is there."""
+    found = []
+    for path in paths:
+        if (checkout / path).exists() or (checkout / path).is_symlink():
+            found.append(f"{path}, which already exists")
+            continue
+        for folder in reversed(Path(path).parents[:-1]):
+            target = checkout / folder
+            if target.is_symlink() or (target.exists() and not target.is_dir()):
+                found.append(f"{path}, but the file {folder.as_posix()} is there")
+                break
+    return found
+
+
+def unwritable_folders(checkout, paths):
+    """The folders git must write in to change paths that this user cannot write
+    in: `git am` would stop half-way there, and `am --abort` could not restore."""
+    found = []
+    for path in paths:
+        folder = (checkout / path).parent
+        while folder != checkout and not folder.is_dir():
+            folder = folder.parent
+        if not os.access(folder, os.W_OK) and folder not in found:
+            found.append(folder)
+    return found
+
+
 class RepositoryLock:
     """One run of the tool per repository: an exclusive flock on a file in the git
     folder, made and removed by the run (the kernel releases the flock if the run
