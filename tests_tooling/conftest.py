@@ -161,3 +161,65 @@ def repo_state(repo):
         git(["status", "--porcelain"], repo),
         git(["diff", "HEAD"], repo),
     )
+
+
+# What git leaves in .git as bookkeeping when nothing changed for the user: reflogs,
+# objects, ORIG_HEAD and the like. Everything else in it is part of a snapshot.
+GIT_BOOKKEEPING = {
+    "objects",
+    "logs",
+    "refs",
+    "packed-refs",
+    "index",
+    "ORIG_HEAD",
+    "FETCH_HEAD",
+    "AUTO_MERGE",
+    "COMMIT_EDITMSG",
+    "config",
+}
+
+
+def full_snapshot(repo):
+    """Everything a user could notice changed in repo: HEAD, branch, index, status
+    with untracked and ignored files, every ref, the stash, the local config, what
+    else is in .git (operations in progress, lock files, with their contents) and
+    every working-tree file's sha256 and mode."""
+
+    def run(*args):
+        completed = subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, env={**os.environ, "LC_ALL": "C"}
+        )
+        return completed.returncode, completed.stdout
+
+    git_dir = Path(repo) / ".git"
+    in_git_dir = {}
+    for path in sorted(git_dir.rglob("*")):
+        relative = path.relative_to(git_dir)
+        if relative.parts[0] in GIT_BOOKKEEPING:
+            continue
+        in_git_dir[relative.as_posix()] = (
+            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "folder"
+        )
+    files = {}
+    for path in sorted(Path(repo).rglob("*")):
+        relative = path.relative_to(repo)
+        if relative.parts[0] == ".git":
+            continue
+        mode = path.lstat().st_mode
+        if path.is_symlink():
+            files[relative.as_posix()] = (mode, os.readlink(path))
+        elif path.is_file():
+            files[relative.as_posix()] = (mode, hashlib.sha256(path.read_bytes()).hexdigest())
+        else:
+            files[relative.as_posix()] = (mode, "folder")
+    return {
+        "HEAD": run("rev-parse", "-q", "--verify", "HEAD"),
+        "branch": run("symbolic-ref", "-q", "HEAD"),
+        "index": run("ls-files", "-s", "-z"),
+        "status": run("status", "--porcelain", "--ignored", "-uall", "-z"),
+        "refs": run("for-each-ref", "--format=%(refname) %(objectname)"),
+        "stash": run("stash", "list", "--format=%H"),
+        "config": (git_dir / "config").read_bytes(),
+        "git dir": in_git_dir,
+        "files": files,
+    }

@@ -11,6 +11,7 @@ from pathlib import Path
 from patchkit.core.errors import OperationError
 from patchkit.core.git import ISOLATED_CONFIG, GitError, run_git
 from patchkit.core.manifest import SCRIPTS_DIR, project_dir
+from patchkit.core.repostate import operation_in_progress as operation_state
 from patchkit.core.sdists import fetch_sdist, unpack_sdist
 
 IMPORT_NAME = "Django sdist import"
@@ -471,15 +472,7 @@ def series_topics(release):
 
 
 def operation_in_progress(checkout):
-    """'am' or 'rebase' when git is paused in one of them, else None."""
-
-    def git_path(name):
-        path = Path(run_git(["rev-parse", "--git-path", name], checkout).strip())
-        return path if path.is_absolute() else Path(checkout) / path
-
-    rebase_apply = git_path("rebase-apply")
-    if rebase_apply.is_dir():
-        return "am" if (rebase_apply / "applying").exists() else "rebase"
-    if git_path("rebase-merge").is_dir():
-        return "rebase"
-    return None
+    """The name of the git operation checkout is paused in ('am', 'rebase', 'merge',
+    ...), or None."""
+    state = operation_state(checkout)
+    return state and state[0]

@@ -12,203 +12,64 @@ import sys
 import tempfile
 from pathlib import Path
 
+from patchkit.core.applied import applied_prefix, changed_paths, files_added_by
 from patchkit.core.errors import OperationError, UsageError
 from patchkit.core.fork import (
     STAND_IN_STUB,
     materialize_fork,
-    operation_in_progress,
     patched_branch,
     series_patch_files,
 )
-from patchkit.core.git import ISOLATED_CONFIG, GitError, run_git
+from patchkit.core.git import GitError, run_git
+from patchkit.core.interrupts import Interrupts
 from patchkit.core.manifest import cache_dir
+from patchkit.core.repostate import (
+    RepositoryLock,
+    am_in_progress,
+    check_index_unlocked,
+    files_with_crlf,
+    git_command,
+    git_path,
+    head_commit,
+    in_the_way,
+    operation_in_progress,
+    tracked,
+    unwritable_folders,
+)
 
 
 def django_version_of(checkout):
-    """The (major, minor) of VERSION in django/__init__.py, read without importing."""
+    """The (major, minor) of VERSION in django/__init__.py, read without importing;
+    None if there is no VERSION."""
     init = Path(checkout) / "django" / "__init__.py"
     try:
-        body = ast.parse(init.read_text()).body
-    except SyntaxError as error:
+        body = ast.parse(init.read_bytes()).body
+    except (SyntaxError, ValueError) as error:
+        where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
         raise OperationError(
-            f"{init} is not valid Python (line {error.lineno}): its VERSION cannot be read",
+            f"{init} is not valid Python{where}: its VERSION cannot be read",
             "fix the file, or pass --series explicitly",
         ) from None
     for node in body:
-        if (
-            isinstance(node, ast.Assign)
-            and any(isinstance(t, ast.Name) and t.id == "VERSION" for t in node.targets)
-            and isinstance(node.value, ast.Tuple)
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "VERSION" for t in node.targets
         ):
-            major, minor = (ast.literal_eval(element) for element in node.value.elts[:2])
-            return major, minor
-    return None
-
-
-def patch_author_and_subject(checkout, patch):
-    """(author name, author email, subject) that `git am --keep-non-patch` gives the
-    commit it makes from patch."""
-    with tempfile.TemporaryDirectory() as scratch:
-        info = run_git(
-            ["mailinfo", "-b", str(Path(scratch) / "msg"), str(Path(scratch) / "patch")],
-            checkout,
-            ISOLATED_CONFIG,
-            input=patch.read_text(errors="surrogateescape"),
-        )
-    fields = dict(line.partition(": ")[::2] for line in info.splitlines())
-    return fields.get("Author", ""), fields.get("Email", ""), fields.get("Subject", "")
-
-
-class AppliedJudge:
-    """Whether the series' patches are in HEAD, judged by the result (see
-    applied_prefix); git is asked once for what every judgement shares."""
-
-    def __init__(self, checkout, scratch, fetch_blobs):
-        self.checkout, self.scratch, self.fetch_blobs = checkout, Path(scratch), fetch_blobs
-        self.commits = None  # (author name, email, subject) -> commits, newest first
-        self.identities = {}  # patch -> (author name, email, subject)
-        self.resolutions = {}  # (patch, commit) -> bool
-
-    def env(self, name):
-        return {**ISOLATED_CONFIG, "GIT_INDEX_FILE": str(self.scratch / f"index-{name}")}
-
-    def reverse_applies(self, diff_args, env, input=None):
-        try:
-            run_git(["apply", "--cached", "--reverse", *diff_args], self.checkout, env, input)
-        except GitError:
-            return False  # git apply changes nothing unless the whole diff applies
-        return True
-
-    def candidates(self, patch):
-        if self.commits is None:
-            self.commits = {}
-            log = run_git(
-                ["log", "--no-merges", "--no-show-signature", "--format=%H%x00%an%x00%ae%x00%s"],
-                self.checkout,
-                ISOLATED_CONFIG,
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                value = None
+            if (
+                isinstance(value, tuple)
+                and len(value) >= 2
+                and all(type(number) is int for number in value[:2])
+            ):
+                return value[0], value[1]
+            raise OperationError(
+                f"VERSION in {init} (line {node.lineno}) is not a tuple that starts with "
+                'two numbers, such as (6, 1, 3, "final", 0)',
+                "fix it, or pass --series explicitly",
             )
-            for line in log.splitlines():
-                commit, *identity = line.split("\0")
-                self.commits.setdefault(tuple(identity), []).append(commit)
-        if patch not in self.identities:
-            self.identities[patch] = patch_author_and_subject(self.checkout, patch)
-        return self.commits.get(self.identities[patch], [])
-
-    def is_resolution(self, patch, commit):
-        """True if `git am -3` stops on patch at commit's parent: commit, which has
-        the patch's author and subject, is then the user's resolution of it."""
-        key = (patch, commit)
-        if key not in self.resolutions:
-            env = self.env("parent")
-            try:
-                run_git(["read-tree", f"{commit}^"], self.checkout, env)
-            except GitError:
-                self.resolutions[key] = False  # a root commit, or a shallow clone's first
-                return False
-            try:
-                run_git(["apply", "--cached", "--check", str(patch)], self.checkout, env)
-                self.resolutions[key] = False  # applies as is: no resolution was needed
-                return False
-            except GitError:
-                pass
-            self.resolutions[key] = not self.merges_cleanly(patch, env)
-        return self.resolutions[key]
-
-    def merges_cleanly(self, patch, env):
-        """`git apply -3` of patch onto the index env points at, as `git am -3` does,
-        with the blobs the patch names fetched if the repository lacks them."""
-        for attempt in ("as is", "with the blobs"):
-            try:
-                run_git(["apply", "--cached", "--3way", str(patch)], self.checkout, env)
-            except GitError as error:
-                if attempt == "as is" and "lacks the necessary blob" in error.output:
-                    self.fetch_blobs()
-                    continue
-                return False
-            return True
-
-    def unapply(self, patch, env):
-        """Take patch's changes out of the index env points at; False if they are not
-        there."""
-        if self.reverse_applies([str(patch)], env):
-            return True
-        for commit in self.candidates(patch):
-            if self.is_resolution(patch, commit):
-                diff = run_git(
-                    ["diff-tree", "-p", "--binary", "--full-index", "--no-commit-id", commit],
-                    self.checkout,
-                    ISOLATED_CONFIG,
-                )
-                if diff and self.reverse_applies([], env, diff):
-                    return True
-        return False
-
-
-def applied_prefix(checkout, patch_files, fetch_blobs):
-    """How many of the series' patches, from the first, are in HEAD, judged by the
-    result, not by commit ids: the patches' changes, last first, reverse-apply to
-    HEAD's tree. A patch the user resolved by hand in `git am` no longer
-    reverse-applies; it counts as applied when HEAD's history has a commit with its
-    author and subject that is its resolution (`git am -3` stops on the patch at
-    that commit's parent) and whose own changes reverse-apply in its place.
-
-    So a series applied and then reverted counts as not applied, and so does a new
-    version of a patch that applies or merges cleanly where its old version was
-    committed. fetch_blobs() makes the blobs the patches were made against available
-    for that 3-way check (it is called only when a check needs it)."""
-    with tempfile.TemporaryDirectory() as scratch:
-        judge = AppliedJudge(checkout, scratch, fetch_blobs)
-        for count in range(len(patch_files), 0, -1):
-            env = judge.env(count)
-            run_git(["read-tree", "HEAD"], checkout, env)
-            if all(judge.unapply(patch, env) for patch in reversed(patch_files[:count])):
-                return count
-    return 0
-
-
-def files_added_by(checkout, patch_files):
-    """The paths the patches create, from `git apply --summary` (not from the text,
-    where a commit message could hold a line that looks like a diff's)."""
-    added = []
-    for patch in patch_files:
-        summary = run_git(["apply", "--summary", str(patch)], checkout, ISOLATED_CONFIG)
-        for line in summary.splitlines():
-            words = line.split(" ", 4)
-            if len(words) == 5 and words[1:3] == ["create", "mode"]:
-                added.append(words[4])
-    return added
-
-
-def files_with_crlf(checkout, patch_files):
-    """The files the patches change that have Windows line endings in the checkout:
-    no context line of an LF patch matches them, and a 3-way merge conflicts on
-    every line (the yanked Django 4.2.12 sdist is such a tree)."""
-    found = []
-    for patch in patch_files:
-        numstat = run_git(["apply", "--numstat", str(patch)], checkout, ISOLATED_CONFIG)
-        for line in numstat.splitlines():
-            path = checkout / line.split("\t", 2)[2]
-            if path.is_file() and path not in found:
-                data = path.read_bytes()
-                if data.count(b"\r\n") * 2 > data.count(b"\n"):
-                    found.append(path)
-    return [path.relative_to(checkout).as_posix() for path in found]
-
-
-def in_the_way(checkout, paths):
-    """For each path the series creates that something in the checkout occupies (the
-    file itself, or a file or symlink where one of its folders goes), what is there."""
-    found = []
-    for path in paths:
-        if (checkout / path).exists() or (checkout / path).is_symlink():
-            found.append(f"{path}, which already exists")
-            continue
-        for folder in reversed(Path(path).parents[:-1]):
-            target = checkout / folder
-            if target.is_symlink() or (target.exists() and not target.is_dir()):
-                found.append(f"{path}, but the file {folder.as_posix()} is there")
-                break
-    return found
+    return None
 
 
 def check_django_checkout(checkout):
@@ -225,27 +86,6 @@ def check_django_checkout(checkout):
         raise UsageError(
             f"{checkout} is not the top of a git checkout",
             "pass the top folder of your Django git clone",
-        )
-
-
-def check_ready_to_apply(checkout):
-    in_progress = operation_in_progress(checkout)
-    if in_progress == "am":
-        raise OperationError(
-            f"a `git am` is already in progress in {checkout}",
-            f"finish it with `git -C {checkout} am --continue` or drop it with "
-            f"`git -C {checkout} am --abort`, then run apply again",
-        )
-    if in_progress == "rebase":
-        raise OperationError(
-            f"a rebase is in progress in {checkout}",
-            f"finish it with `git -C {checkout} rebase --continue` or drop it with "
-            f"`git -C {checkout} rebase --abort`, then run apply again",
-        )
-    if run_git(["status", "--porcelain", "--untracked-files=no"], checkout).strip():
-        raise OperationError(
-            f"{checkout} has uncommitted changes",
-            f"commit or stash them (`git -C {checkout} stash`), then run apply again",
         )
 
 
@@ -274,7 +114,7 @@ BLOBS_REF = "refs/patchset/apply-blobs"
 
 
 def full_version_of(checkout):
-    source = (Path(checkout) / "django" / "__init__.py").read_text()
+    source = (Path(checkout) / "django" / "__init__.py").read_text(errors="replace")
     found = re.search(r"^VERSION = \((\d+), (\d+), (\d+), \"(\w+)\"", source, re.M)
     if not found:
         return None
@@ -282,56 +122,142 @@ def full_version_of(checkout):
     return f"{major}.{minor}.{micro}" if level == "final" else f"{major}.{minor} {level}"
 
 
-def why_am_stopped(output, checkout):
-    """(what happened, next step) for a `git am` that stopped, from git's words."""
-    resolve = (
-        f"`git -C {checkout} add` the files, then `git -C {checkout} am --continue`; "
-        f"or undo everything with `git -C {checkout} am --abort`"
-    )
-    if "would be overwritten" in output or "already exists in working directory" in output:
-        return (
-            "an untracked file is in the way of a file the patch creates",
-            f"undo with `git -C {checkout} am --abort`, move the file away, and run apply again",
-        )
-    conflicted = run_git(["diff", "--name-only", "--diff-filter=U"], checkout).split()
+def why_am_stopped(checkout):
+    """(what happened, next step) for a `git am` that stopped, read from the state it
+    left, not from its messages."""
+
+    def cmd(*words):
+        return f"`{git_command(checkout, *words)}`"
+
+    undo = f"undo with {cmd('am', '--abort')}"
+    listing = run_git(["diff", "--name-only", "-z", "--diff-filter=U"], checkout)
+    conflicted = [path for path in listing.split("\0") if path]
     if conflicted:
         return (
             f"the patch conflicts with your branch in {', '.join(conflicted)}",
-            f"resolve the conflict markers in those files, {resolve}",
+            f"resolve the conflict markers in those files, {cmd('add', '--', *conflicted)}, "
+            f"then {cmd('am', '--continue')}; or undo everything with {cmd('am', '--abort')}",
         )
-    if signing_failed(output, checkout):
+    try:
+        run_git(["diff", "--cached", "--quiet"], checkout)
+        patched = False  # stopped before the patch reached the index
+    except GitError:
+        patched = True  # the patch is in the index: the commit was not made
+    hook = git_path(checkout, "hooks/pre-applypatch" if patched else "hooks/applypatch-msg")
+    if hook.is_file() and os.access(hook, os.X_OK):
+        return (
+            f"the hook {hook} refused the patch (its output is above)",
+            f"{undo}, fix the hook or move it away (`am --continue` would run it "
+            "again), then run apply again",
+        )
+    if patched and signing_on(checkout):
         return (
             "git could not sign the commit (commit.gpgsign is set)",
-            f"undo with `git -C {checkout} am --abort`, then fix signing (see "
-            f"`git -C {checkout} config gpg.program`) or turn it off in this repository "
-            f"(`git -C {checkout} config commit.gpgsign false`), and run apply again",
+            f"{undo}, then fix signing (see {cmd('config', 'gpg.program')}) or turn it "
+            f"off in this repository ({cmd('config', 'commit.gpgsign', 'false')}), "
+            "and run apply again",
         )
-    return ("git am stopped", f"read git's output above, then {resolve}")
+    return (
+        "git am stopped (its output is above)",
+        f"fix what it names, {cmd('add')} the files, then {cmd('am', '--continue')}; or {undo}",
+    )
 
 
-def signing_failed(output, checkout):
-    """Whether `git am` stopped because the commit could not be signed: git says so
-    ("gpg failed to sign the data"), or, with another signing program, only that it
-    could not write the commit while commit.gpgsign is on."""
-    if "failed to sign" in output:
-        return True
+def signing_on(checkout):
     try:
-        signing = run_git(["config", "--type=bool", "commit.gpgsign"], checkout).strip()
+        return run_git(["config", "--type=bool", "commit.gpgsign"], checkout).strip() == "true"
     except GitError:
-        return False
-    return signing == "true" and "failed to write commit object" in output
+        return False  # not set
+
+
+class Run:
+    """What one apply run has done so far: enough to say, after an interrupt, what
+    state the repository is in."""
+
+    def __init__(self):
+        self.head = None
+        self.am_started = False
 
 
 def apply_to_user_fork(checkout, manifest, series=None):
     """git am -3 the series onto the checked-out branch of the user's Django clone,
-    with the user's own git configuration; return the exit status."""
+    with the user's own git configuration; return the exit status. One run per
+    repository at a time; after SIGINT or SIGTERM the repository is as it was, or
+    fully applied, or (if `git am --abort` failed) in git am."""
     checkout = Path(checkout).absolute()
     if not checkout.is_dir():
         raise UsageError(
             f"{checkout} is not a directory", "pass the top folder of your Django git clone"
         )
-    check_django_checkout(checkout)
+    run = Run()
+    with Interrupts() as interrupts:
+        lock = RepositoryLock(checkout)
+        try:
+            try:
+                try:
+                    check_django_checkout(checkout)
+                    with interrupts.held_back():
+                        lock.acquire()
+                    status = apply_locked(checkout, manifest, series, run, interrupts)
+                finally:
+                    interrupts.hold()  # from here on nothing is cut short
+            except KeyboardInterrupt:
+                status = None
+            if status is None or interrupts.pending:
+                raise after_interrupt(checkout, run)
+            return status
+        finally:
+            lock.release()
+
+
+def after_interrupt(checkout, run):
+    """The OperationError that says where an interrupted run left checkout, after
+    undoing the `git am` the run started, if it is stopped."""
+    if run.am_started and am_in_progress(checkout):
+        try:
+            run_git(["am", "--abort"], checkout)
+        except GitError as error:
+            return OperationError(
+                f"interrupted while `git am` ran, and `git am --abort` failed:\n"
+                f"{error.output}\n{checkout} is stopped in git am",
+                f"finish with `{git_command(checkout, 'am', '--continue')}` or undo with "
+                f"`{git_command(checkout, 'am', '--abort')}`",
+            )
+        if head_commit(checkout) == run.head:
+            return OperationError(
+                f"interrupted; the `git am` this run started was undone (`git am "
+                f"--abort`): {checkout} is as it was",
+                "run apply again",
+            )
+    if run.am_started and head_commit(checkout) != run.head:
+        return OperationError(
+            f"interrupted after `git am` had applied the series in {checkout}",
+            "nothing to undo: the series is applied (apply again says so)",
+        )
+    return OperationError(f"interrupted; nothing was changed in {checkout}", "run apply again")
+
+
+def check_ready_to_apply(checkout):
+    state = operation_in_progress(checkout)
+    if state:
+        _, what, next_step = state
+        raise OperationError(what, next_step)
+    check_index_unlocked(checkout)
+    if head_commit(checkout) is None:
+        raise OperationError(
+            f"{checkout} has no commit yet",
+            "commit your Django checkout first, then run apply again",
+        )
+    if run_git(["status", "--porcelain", "--untracked-files=no"], checkout).strip():
+        raise OperationError(
+            f"{checkout} has uncommitted changes",
+            f"commit or stash them (`{git_command(checkout, 'stash')}`), then run apply again",
+        )
+
+
+def apply_locked(checkout, manifest, series, run, interrupts):
     check_ready_to_apply(checkout)
+    run.head = head_commit(checkout)
     release = series_for_checkout(checkout, manifest, series)
     patch_files = series_patch_files(release)
     if not patch_files:
@@ -353,30 +279,17 @@ def apply_to_user_fork(checkout, manifest, series=None):
         print("Warning: HEAD is detached; the commits will not be on a branch.")
     blobs = SeriesBlobs(checkout, release)
     try:
-        done = applied_prefix(checkout, patch_files, blobs.fetch)
+        done, reworked = applied_prefix(checkout, patch_files, blobs.fetch)
+        for patch in patch_files[:done]:
+            if patch in reworked:
+                print(f"Already applied: {patch.name}, as your commit {reworked[patch][:12]}")
+            elif done < len(patch_files):
+                print(f"Already applied: {patch.name}")
         if done == len(patch_files):
             print(f"Series {release.series} is already applied in {checkout}: nothing to do.")
             return 0
         missing = patch_files[done:]
-        for patch in patch_files[:done]:
-            print(f"Already applied: {patch.name}")
-        occupied = in_the_way(checkout, files_added_by(checkout, missing))
-        if occupied:
-            raise OperationError(
-                f"the series creates {'; '.join(occupied)} in {checkout}",
-                "move it away (or commit its removal), then run apply again",
-            )
-        crlf = files_with_crlf(checkout, missing)
-        if crlf:
-            raise OperationError(
-                f"{len(crlf)} file(s) the series changes have Windows line endings (CRLF) "
-                f"in {checkout}, the patches Unix ones: {', '.join(crlf)}; nothing was changed",
-                "if this is Django 4.2.12, move to 4.2.13 (4.2.12 was yanked from PyPI for "
-                "its CRLF files; 4.2.13 only fixes that); otherwise convert them and commit: "
-                f"`cd {shlex.quote(str(checkout))} && sed -i 's/\\r$//' {shlex.join(crlf)} "
-                "&& git commit -q -a "
-                "-m 'Converted line endings to LF.'`, then run apply again",
-            )
+        check_missing_can_apply(checkout, missing)
         version = full_version_of(checkout)
         if version and version != release.version and not release.stand_in:
             print(
@@ -384,20 +297,61 @@ def apply_to_user_fork(checkout, manifest, series=None):
                 f"{version}: git am -3 merges the differences."
             )
         blobs.fetch()
-        am_with_blobs(checkout, release, missing)
+        am_with_blobs(checkout, release, missing, run)
     finally:
-        blobs.remove()
+        with interrupts.held_back():
+            blobs.remove()
     for patch in missing:
         print(f"Applied: {patch.name}")
     print(f"Series {release.series} applied in {checkout}.")
     return 0
 
 
+def check_missing_can_apply(checkout, missing):
+    """Refuse, before anything changes, what `git am` would stop on half-way."""
+    created = files_added_by(checkout, missing)
+    there = tracked(checkout, created)
+    if there:
+        raise OperationError(
+            f"the series creates {', '.join(there)}, which HEAD already has in {checkout}: "
+            "part of the series seems applied in a form apply does not recognise",
+            f"see `{git_command(checkout, 'log', '--', *there)}`; to apply the series "
+            "afresh, revert those commits first, then run apply again",
+        )
+    occupied = in_the_way(checkout, created)
+    if occupied:
+        raise OperationError(
+            f"the series creates {'; '.join(occupied)} in {checkout}",
+            "move it away, then run apply again",
+        )
+    paths = changed_paths(checkout, missing)
+    crlf = files_with_crlf(checkout, paths)
+    if crlf:
+        raise OperationError(
+            f"{len(crlf)} file(s) the series changes have Windows line endings (CRLF) "
+            f"in {checkout}, the patches Unix ones: {', '.join(crlf)}; nothing was changed",
+            "if this is Django 4.2.12, move to 4.2.13 (4.2.12 was yanked from PyPI for "
+            "its CRLF files; 4.2.13 only fixes that); otherwise convert them and commit: "
+            f"`cd {shlex.quote(str(checkout))} && sed -i 's/\\r$//' {shlex.join(crlf)} "
+            "&& git -c core.autocrlf=false commit -q -a "
+            "-m 'Converted line endings to LF.'`, then run apply again",
+        )
+    locked = unwritable_folders(checkout, paths)
+    if locked:
+        raise OperationError(
+            f"you cannot write in {', '.join(map(str, locked))}, where the series changes "
+            f"files; nothing was changed",
+            f"make {'it' if len(locked) == 1 else 'them'} writable "
+            f"(`chmod u+w {shlex.join(map(str, locked))}`), then run apply again",
+        )
+
+
 def series_bundle(release):
     """A git bundle of the materialized series (its import and patched branch), kept
     in the cache under a name made of the release's checksum, the main stand-in's
     stub and the patch files' contents, so apply builds it once per series version,
-    not once per run."""
+    not once per run. Its sha256, kept beside it, is checked on every use: a
+    damaged bundle (a full disk, an interrupted copy) is named and rebuilt."""
     digest = hashlib.sha256(f"{release.sha256}\0{release.stand_in}\0".encode())
     if release.stand_in:
         digest.update(STAND_IN_STUB.read_bytes())
@@ -405,8 +359,16 @@ def series_bundle(release):
         digest.update(hashlib.sha256(patch.read_bytes()).digest())
     folder = cache_dir() / "series"
     bundle = folder / f"{release.series}-{digest.hexdigest()[:16]}.bundle"
+    checksum = bundle.with_name(bundle.name + ".sha256")
     if bundle.is_file():
-        return bundle
+        expected = checksum.read_text().strip() if checksum.is_file() else None
+        if expected == file_sha256(bundle):
+            return bundle
+        print(
+            f"The cached series bundle {bundle} is damaged (its sha256 is not the one "
+            f"in {checksum.name}): building it again.",
+            flush=True,
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -421,8 +383,21 @@ def series_bundle(release):
             base = materialize_fork(Path(scratch) / "series", release)
         partial = Path(scratch) / "series.bundle"
         run_git(["bundle", "create", "-q", str(partial), patched_branch(release)], base)
-        os.replace(partial, bundle)  # atomic: a concurrent apply sees all or nothing
+        partial_checksum = Path(scratch) / "series.bundle.sha256"
+        partial_checksum.write_text(file_sha256(partial) + "\n")
+        # Each replace is atomic; a concurrent apply that reads the new checksum with
+        # the old bundle (or the reverse) builds its own and replaces both.
+        os.replace(partial_checksum, checksum)
+        os.replace(partial, bundle)
     return bundle
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class SeriesBlobs:
@@ -445,29 +420,51 @@ class SeriesBlobs:
         self.fetched = True  # from here on remove() has a ref to delete
         branch = patched_branch(self.release)
         run_git(
-            ["fetch", "-q", "--no-tags", str(bundle), f"+refs/heads/{branch}:{BLOBS_REF}"],
+            [
+                "fetch",
+                "-q",
+                "--no-tags",
+                "--no-write-fetch-head",
+                str(bundle),
+                f"+refs/heads/{branch}:{BLOBS_REF}",
+            ],
             self.checkout,
         )
 
     def remove(self):
-        if self.fetched:
+        """Delete the private ref; a failure is reported, never raised, so that it
+        cannot hide the error that ended the run."""
+        if not self.fetched:
+            return
+        try:
             run_git(["update-ref", "-d", BLOBS_REF], self.checkout)
+        except GitError as error:
+            print(
+                f"warning: {BLOBS_REF} could not be deleted ({error.output}); delete it "
+                f"with `{git_command(self.checkout, 'update-ref', '-d', BLOBS_REF)}`",
+                file=sys.stderr,
+            )
 
 
-def am_with_blobs(checkout, release, patches):
+def am_with_blobs(checkout, release, patches, run):
     """`git am -3` of patches, the blobs fetched; a stop is an OperationError that
     says why and what to do."""
     print(
         f"Applying {len(patches)} patch(es) of series {release.series} with `git am -3`...",
         flush=True,
     )
+    run.am_started = True
     try:
         run_git(["am", "-3", "--keep-non-patch", *map(str, patches)], checkout)
     except GitError as error:
-        if operation_in_progress(checkout) != "am":
-            raise
         print(error.output, file=sys.stderr)
-        what, next_step = why_am_stopped(error.output, checkout)
+        if not am_in_progress(checkout):
+            changed = "" if head_commit(checkout) == run.head else " and moved HEAD"
+            raise OperationError(
+                f"`git am` failed in {checkout}{changed} (its output is above)",
+                "fix what it names, then run apply again",
+            ) from None
+        what, next_step = why_am_stopped(checkout)
         raise OperationError(
             f"a patch of series {release.series} did not apply: {what}; {checkout} is "
             "stopped in git am",
