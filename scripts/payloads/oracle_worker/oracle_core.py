@@ -518,12 +518,9 @@ def shrink(strategy, outcome, signature, drawn, helper, release, limitations, ma
         tree = drawn[0]
     tree = min([tree, *drawn], key=tree_size)
     verdict = judge(tree, helper, release, limitations, mark_module)
-    return {
-        "shape": signature,
-        "tree": tree,
-        "code": tree_source(tree, mark_module),
-        **verdict,
-    }
+    failure = {"shape": signature, "tree": tree, "code": tree_source(tree, mark_module), **verdict}
+    failure["text"] = format_failure(failure)
+    return failure
 
 
 def format_failure(failure):
