@@ -314,6 +314,15 @@ def test_a_generated_case_is_matched_by_its_entry_point_and_form(tmp_path):
     assert unlisted.problems == [
         ("signal/send/generated#gen3", "changed while working on pristine, not in LEDGER.md")
     ]
+    broken = explorer.compare_entry_points(
+        [entry_result("view/bare/generated/wsgi#gen4", error="AttributeError: a")],
+        [entry_result("view/bare/generated/wsgi#gen4", error="AttributeError: b")],
+        ledger.read_ledger(path),
+        release,
+        every_entry_shown=False,
+    )
+    assert broken.problems == []
+    assert broken.counts["view"]["broken on both"] == 1
 
 
 def test_a_generated_callable_takes_a_form_the_ledger_names():
@@ -324,6 +333,7 @@ def test_a_generated_callable_takes_a_form_the_ledger_names():
             "release": release,
             "outcome": outcome,
             "limitation": limitation,
+            "does_its_job": True,
         }
 
     async_call = ["instance", "plain", "async", None]
@@ -335,6 +345,15 @@ def test_a_generated_callable_takes_a_form_the_ledger_names():
         "partial_async_call",
         "async_function",
     )
+    subclass = ["partial_subclass", "inherited", async_call]
+    assert explorer.entry_alias(verdict(subclass, True, False, "fixed")) == (
+        "partial_async_call",
+        "async_function",
+    )
+    # Returns an instance of a class, not its leaves' result: no twin to behave as.
+    builds = verdict(["instance", "plain", "async", ["class_object", "async"]], True, False, "")
+    builds["does_its_job"] = False
+    assert explorer.entry_alias(builds) == ("async_call", None)
     lambda_tree = ["lambda", ["function", "async"]]
     limitation = verdict(lambda_tree, True, False, "limitation", "lambda-returning-coroutine")
     assert explorer.entry_alias(limitation) == ("lambda-returning-coroutine", None)

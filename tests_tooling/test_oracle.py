@@ -174,3 +174,12 @@ def test_the_same_seed_draws_the_same_trees():
     again = oracle_core.search(helper, inspect.iscoroutinefunction, ALL_LIMITATIONS, 50, keep=50)
     assert [t["tree"] for t in first["trees"]] == [t["tree"] for t in again["trees"]]
     assert len(first["trees"]) > 40
+
+
+def test_only_a_callable_that_returns_its_leaves_result_stands_for_a_twin():
+    assert oracle_core.does_the_leaves_job(("partial", ("instance", "plain", "async", None)))
+    assert oracle_core.does_the_leaves_job(("lambda", ("function", "async")))
+    wrapped = ("instance", "slots", "async", ("function", "async"))
+    assert oracle_core.does_the_leaves_job(wrapped)
+    assert not oracle_core.does_the_leaves_job(("class_object", "async"))
+    assert not oracle_core.does_the_leaves_job(("builtin", "len"))

@@ -454,6 +454,9 @@ def judge_case(case_id, old, new, after, changes):
             return "in the ledger", None
         if case_works(old):
             return "problems", "changed while working on pristine, not in LEDGER.md"
+        if twin is None and "#gen" in case_id:
+            # A generated callable with no twin that did not work: nothing to hold it to.
+            return "broken on both", None
         if twin is None:
             return "problems", "changed, not in LEDGER.md"
     if unlike_twin:
@@ -503,12 +506,16 @@ def release_predicate_module(tree):
 def entry_alias(verdict):
     """The form segment of a generated callable's case ids, and its twin's form:
     LEDGER.md patterns name forms, so an object the release missed and calling shows
-    async is an "async_call" (a "partial_async_call" under a plain partial)."""
+    async is an "async_call" (a "partial_async_call" under partial's own __call__),
+    held to its `async def` twin if it does its leaves' job (it returns their result,
+    awaited); one behind a LEDGER.md limitation takes the limitation's id, no twin."""
     if verdict["truth"] and verdict["release"] is False:
-        if verdict["outcome"] == "limitation":
+        if verdict.get("limitation"):  # listed or not: the helper phase judges that
             return verdict["limitation"], None
-        partial = "partial_" if verdict["tree"][0] == "partial" else ""
-        return f"{partial}async_call", "async_function"
+        root = verdict["tree"]
+        partial = root[0] == "partial" or list(root[:2]) == ["partial_subclass", "inherited"]
+        twin = "async_function" if verdict.get("does_its_job") else None
+        return f"{'partial_' if partial else ''}async_call", twin
     if verdict["release"] is True and not verdict["truth"]:
         return "marked", None
     return "generated", None

@@ -154,7 +154,12 @@ def call_method(mode, target, first="self", decorators=()):
         lines.append("@markcoroutinefunction")
     prefix = "async " if mode == "async" else ""
     lines.append(f"{prefix}def __call__({first}, *args, **kwargs):")
-    lines.append(f"    return {target}(*args, **kwargs)")
+    if mode == "async" and target != "body":
+        # Await what it wraps, if awaitable: the wrapper does its inner's job.
+        lines.append(f"    result = {target}(*args, **kwargs)")
+        lines.append("    return (await result) if inspect.isawaitable(result) else result")
+    else:
+        lines.append(f"    return {target}(*args, **kwargs)")
     return lines
 
 
@@ -255,6 +260,8 @@ def render(tree, source):
 def render_instance(tree, source):
     _, variant, mode, inner_tree = tree
     target = bind(render(inner_tree, source), source) if inner_tree is not None else "body"
+    if mode == "async" and inner_tree is not None:
+        source.imports.add("import inspect")
     if mode == "marked_sync":
         source.mark()
     name = source.name("Call")
@@ -344,6 +351,27 @@ def call_returns_awaitable(obj):
         if asyncio.iscoroutine(result):
             result.close()
     return awaitable
+
+
+async def awaited(awaitable):
+    return await awaitable
+
+
+def does_the_leaves_job(tree, mark_module="inspect"):
+    """True if calling the object, and awaiting the result if it is awaitable, gives
+    what its leaves' body returns: only then may it stand for an `async def` twin at
+    an entry point (a class object builds an instance, a builtin computes its own)."""
+    sentinel = object()
+    try:
+        _, obj = build(tree, mark_module, lambda *args, **kwargs: sentinel)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = obj(ARGUMENT)
+            if inspect.isawaitable(result):
+                result = asyncio.run(awaited(result))
+    except Exception:
+        return False
+    return result is sentinel
 
 
 def explain_false_negative(tree):
@@ -442,7 +470,8 @@ def search(
             all_failing.append({"tree": tree, **verdict})
         if len(kept) < keep and tree not in seen:
             seen.add(tree)
-            kept.append({"tree": tree, **verdict})
+            job = does_the_leaves_job(tree, mark_module)
+            kept.append({"tree": tree, **verdict, "does_its_job": job})
 
     run()
     counts, by_limitation = {}, {}
