@@ -620,6 +620,7 @@ def oracle_evidence(oracle, release, ran_on):
         ],
         "entry_point_callables": oracle["entry_trees"],
         "entry_points": entry_points.counts,
-        "entry_point_problems": [list(problem) for problem in entry_points.problems],
+        "entry_point_problems": len(entry_points.problems),
+        "first_entry_point_problems": [list(problem) for problem in entry_points.problems[:20]],
         "seconds": oracle["seconds"],
     }
