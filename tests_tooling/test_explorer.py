@@ -283,3 +283,97 @@ def test_the_projects_ledger_names_cases_for_every_entry():
         "load-time-error",
     }
     assert all(entry.patterns for entry in [*changes, *limitations])
+
+
+# The oracle's generated cases ------------------------------------------------------
+
+
+def test_a_generated_case_is_matched_by_its_entry_point_and_form(tmp_path):
+    """ "#gen7" names the callable; LEDGER.md's patterns see the entry point and form;
+    a ledger entry no generated case shows is not a problem of the generated run."""
+    case_id = "signal/send_in_loop_awaited/async_call#gen7"
+    pristine = [entry_result(case_id, result=["done"])]
+    patched = [entry_result(case_id, error="RuntimeError: loop")]
+    path = tmp_path / "LEDGER.md"
+    path.write_text(LEDGER)
+    release = Release("6.1", "6.1.3", "0" * 64, ("3.12",))
+
+    found = explorer.compare_entry_points(
+        pristine, patched, ledger.read_ledger(path), release, every_entry_shown=False
+    )
+
+    assert found.problems == []
+    assert found.reproduced["changed"] == [case_id]
+    unlisted = explorer.compare_entry_points(
+        [entry_result("signal/send/generated#gen3", result=["done"])],
+        [entry_result("signal/send/generated#gen3", result=["other"])],
+        ledger.read_ledger(path),
+        release,
+        every_entry_shown=False,
+    )
+    assert unlisted.problems == [
+        ("signal/send/generated#gen3", "changed while working on pristine, not in LEDGER.md")
+    ]
+    broken = explorer.compare_entry_points(
+        [entry_result("view/bare/generated/wsgi#gen4", error="AttributeError: a")],
+        [entry_result("view/bare/generated/wsgi#gen4", error="AttributeError: b")],
+        ledger.read_ledger(path),
+        release,
+        every_entry_shown=False,
+    )
+    assert broken.problems == []
+    assert broken.counts["view"]["broken on both"] == 1
+
+
+def test_a_generated_callable_takes_a_form_the_ledger_names():
+    def verdict(tree, truth, release, outcome, limitation=None):
+        return {
+            "tree": tree,
+            "truth": truth,
+            "release": release,
+            "outcome": outcome,
+            "limitation": limitation,
+            "does_its_job": True,
+        }
+
+    async_call = ["instance", "plain", "async", None]
+    assert explorer.entry_alias(verdict(async_call, True, False, "fixed")) == (
+        "async_call",
+        "async_function",
+    )
+    assert explorer.entry_alias(verdict(["partial", async_call], True, False, "fixed")) == (
+        "partial_async_call",
+        "async_function",
+    )
+    subclass = ["partial_subclass", "inherited", async_call]
+    assert explorer.entry_alias(verdict(subclass, True, False, "fixed")) == (
+        "partial_async_call",
+        "async_function",
+    )
+    # Returns an instance of a class, not its leaves' result: no twin to behave as.
+    builds = verdict(["instance", "plain", "async", ["class_object", "async"]], True, False, "")
+    builds["does_its_job"] = False
+    assert explorer.entry_alias(builds) == ("async_call", None)
+    lambda_tree = ["lambda", ["function", "async"]]
+    limitation = verdict(lambda_tree, True, False, "limitation", "lambda-returning-coroutine")
+    assert explorer.entry_alias(limitation) == ("lambda-returning-coroutine", None)
+    marked = verdict(["mark_function", ["function", "sync"]], False, True, "marker")
+    assert explorer.entry_alias(marked) == ("marked", None)
+    assert explorer.entry_alias(verdict(["function", "async"], True, True, "agrees")) == (
+        "generated",
+        None,
+    )
+
+
+def test_the_release_predicate_is_the_one_the_handlers_import(tmp_path):
+    base = tmp_path / "django" / "core" / "handlers" / "base.py"
+    base.parent.mkdir(parents=True)
+    base.write_text("from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async\n")
+    assert explorer.release_predicate_module(tmp_path) == "asgiref.sync"
+    base.write_text("from inspect import iscoroutinefunction\n\nfrom asgiref.sync import x\n")
+    assert explorer.release_predicate_module(tmp_path) == "inspect"
+
+
+def test_zero_examples_is_a_usage_error(capsys):
+    assert main(["explore", "--examples", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --examples must be at least 1\n")

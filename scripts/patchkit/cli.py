@@ -139,7 +139,9 @@ def cmd_explore(args, manifest):
     from patchkit.checks.explorer import CI_CHAINS, DEEP_CHAINS, run_explore
 
     chains = args.chains if args.chains is not None else (DEEP_CHAINS if args.deep else CI_CHAINS)
-    return run_explore(manifest, args.series, args.python, workspace_of(args, manifest), chains)
+    return run_explore(
+        manifest, args.series, args.python, workspace_of(args, manifest), chains, args.examples
+    )
 
 
 def cmd_serve_check(args, manifest):
@@ -370,6 +372,7 @@ def build_parser():
     size = explore.add_mutually_exclusive_group()
     size.add_argument("--chains", type=int, metavar="N", help="chains per handler (default 2000)")
     size.add_argument("--deep", action="store_true", help="20000 chains per handler")
+    add_count(explore, "--examples", 1000, "generated callables the oracle judges per series")
     add_workdir(explore, ".regression")
 
     serve = add_command(sub, "serve-check", cmd_serve_check)

@@ -7,19 +7,26 @@ import dataclasses
 import fnmatch
 import json
 import random
+import re
 import tempfile
+import time
 from pathlib import Path
 
 from patchkit.core.errors import OperationError, UsageError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import series_topics
 from patchkit.core.ledger import read_ledger
-from patchkit.core.manifest import PAYLOADS_DIR
+from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
 from patchkit.core.report import text_table, verdict_line
+from patchkit.core.venvs import install_requirements
 from patchkit.core.workers import run_side_by_side
 from patchkit.core.workspace import prepare
 
 WORKER_DIR = PAYLOADS_DIR / "explorer_worker"
+ORACLE_DIR = PAYLOADS_DIR / "oracle_worker"
+ORACLE_REQUIREMENTS = PROJECT_DIR / "requirements" / "oracle.txt"
+CI_EXAMPLES = 1000  # generated callables judged at the helper, per series
+ENTRY_TREES_SHARE = 10  # one in this many of them also runs at every entry point
 SUPPORT_DIR = PAYLOADS_DIR / "support"
 HANDLERS = ("wsgi", "asgi")
 SEED = 34328
@@ -253,8 +260,9 @@ def format_tallies(tallies, title):
     return f"Chain explorer: {title}\n" + text_table(rows, indent="  ", right_align_numbers=True)
 
 
-def explore_series(release, python, workspace, chains):
+def explore_series(release, python, workspace, chains, examples=CI_EXAMPLES):
     prepared, interpreter = prepare(release, workspace, python)
+    install_requirements(interpreter, ORACLE_REQUIREMENTS)
     trees = {"pristine": prepared.reverted, "patched": prepared.fork}
     views = views_for(series_topics(release), int(release.version.split(".")[0]))
     print(f"Views: {', '.join(views)}", flush=True)
@@ -282,6 +290,7 @@ def explore_series(release, python, workspace, chains):
             "the entry points",
             paths=[SUPPORT_DIR],
         )
+        oracle = run_oracle(release, prepared, interpreter, scratch, examples)
     flags = reports["patched"]["flags"]
     if flags != reports["pristine"]["flags"] or set(flags) != set(KINDS):
         raise OperationError(
@@ -301,19 +310,21 @@ def explore_series(release, python, workspace, chains):
         read_ledger(),
         release,
     )
-    return tallies, offenders, title, entry_points, reports["patched"]["python"]
+    return tallies, offenders, title, entry_points, reports["patched"]["python"], oracle
 
 
-def run_explore(manifest, series_names, python, workspace, chains):
+def run_explore(manifest, series_names, python, workspace, chains, examples=CI_EXAMPLES):
     """Explore each series; print the counts; 1 if any chain is broken on patched
-    or changed while working."""
+    or changed while working, or the oracle finds a failure."""
     if chains < 1:
         raise UsageError("--chains must be at least 1", "pass e.g. --chains 2000")
+    if examples < 1:
+        raise UsageError("--examples must be at least 1", f"pass e.g. --examples {CI_EXAMPLES}")
     releases = [manifest.release(name) for name in series_names or [manifest.default_series]]
     ok = True
     for release in releases:
-        tallies, offenders, title, entry_points, ran_on = explore_series(
-            release, python, workspace, chains
+        tallies, offenders, title, entry_points, ran_on, oracle = explore_series(
+            release, python, workspace, chains, examples
         )
         print(format_tallies(tallies, title))
         for case, problem in offenders[:20]:
@@ -336,7 +347,10 @@ def run_explore(manifest, series_names, python, workspace, chains):
                 "problems": len(offenders) + len(entry_points.problems),
             },
         )
-        ok = ok and series_ok
+        print(format_oracle(oracle, release))
+        oracle_ok = not oracle["failures"] and not oracle["entry_points"].problems
+        write_evidence(f"oracle-{release.series}", oracle_evidence(oracle, release, ran_on))
+        ok = ok and series_ok and oracle_ok
     print(verdict_line(ok))
     return 0 if ok else 1
 
@@ -352,6 +366,9 @@ def run_explore(manifest, series_names, python, workspace, chains):
 
 
 def matching_entry(case_id, entries):
+    """The entry whose patterns match case_id; a generated case ("...#gen7") is
+    matched by the id of its entry point and form."""
+    case_id = case_id.split("#")[0]
     return next(
         (e for e in entries if any(fnmatch.fnmatchcase(case_id, p) for p in e.patterns)), None
     )
@@ -389,7 +406,7 @@ ENTRY_COLUMNS = (
 )
 
 
-def compare_entry_points(pristine, patched, ledger, release):
+def compare_entry_points(pristine, patched, ledger, release, every_entry_shown=True):
     changes, limitations = ([e for e in entries if e.applies_to(release)] for entries in ledger)
     before = {result["id"]: result for result in pristine}
     after = {result["id"]: result for result in patched}
@@ -412,7 +429,7 @@ def compare_entry_points(pristine, patched, ledger, release):
         family[column] += 1
         if problem:
             problems.append((case_id, problem))
-    for entry in [*changes, *limitations]:
+    for entry in [*changes, *limitations] if every_entry_shown else []:
         if not entry.patterns:
             problems.append((entry.id, "the ledger entry names no differential case"))
         elif not reproduced[entry.id]:
@@ -437,6 +454,9 @@ def judge_case(case_id, old, new, after, changes):
             return "in the ledger", None
         if case_works(old):
             return "problems", "changed while working on pristine, not in LEDGER.md"
+        if twin is None and "#gen" in case_id:
+            # A generated callable with no twin that did not work: nothing to hold it to.
+            return "broken on both", None
         if twin is None:
             return "problems", "changed, not in LEDGER.md"
     if unlike_twin:
@@ -463,3 +483,144 @@ def format_entry_points(entry_points, release):
     if len(entry_points.problems) > 40:
         lines.append(f"  ... and {len(entry_points.problems) - 40} more")
     return "\n".join(lines)
+
+
+# The ground-truth oracle ---------------------------------------------------------
+# Generated callables (oracle_worker/oracle_core.py, Hypothesis, seeded) judged by
+# calling them: at the helper in the patched tree (no false positive unless the
+# release's iscoroutinefunction() says async too; no false negative unless the
+# release says sync too and LEDGER.md lists the shape as a limitation), then a share
+# of them at the entry points on both trees, judged like the catalogue's cases
+# (ledger rule, twin rule: a callable the oracle calls async behaves as its twin).
+
+RELEASE_PREDICATE = re.compile(r"^from asgiref\.sync import [^\n]*\biscoroutinefunction\b", re.M)
+
+
+def release_predicate_module(tree):
+    """Where the release's iscoroutinefunction() comes from: asgiref.sync where its
+    handlers import it from there (4.2 to 6.0), else inspect (6.1 and main)."""
+    source = (Path(tree) / "django" / "core" / "handlers" / "base.py").read_text()
+    return "asgiref.sync" if RELEASE_PREDICATE.search(source) else "inspect"
+
+
+def entry_alias(verdict):
+    """The form segment of a generated callable's case ids, and its twin's form:
+    LEDGER.md patterns name forms, so an object the release missed and calling shows
+    async is an "async_call" (a "partial_async_call" under partial's own __call__),
+    held to its `async def` twin if it does its leaves' job (it returns their result,
+    awaited); one behind a LEDGER.md limitation takes the limitation's id, no twin."""
+    if verdict["truth"] and verdict["release"] is False:
+        if verdict.get("limitation"):  # listed or not: the helper phase judges that
+            return verdict["limitation"], None
+        root = verdict["tree"]
+        partial = root[0] == "partial" or list(root[:2]) == ["partial_subclass", "inherited"]
+        twin = "async_function" if verdict.get("does_its_job") else None
+        return f"{'partial_' if partial else ''}async_call", twin
+    if verdict["release"] is True and not verdict["truth"]:
+        return "marked", None
+    return "generated", None
+
+
+def run_oracle(release, prepared, interpreter, scratch, examples):
+    changes, limitations = read_ledger()
+    limitation_ids = sorted(entry.id for entry in limitations if entry.applies_to(release))
+    module = release_predicate_module(prepared.reverted)
+    config = Path(scratch) / "oracle-config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "predicate_module": module,
+                "limitations": limitation_ids,
+                "examples": examples,
+                "keep": max(1, examples // ENTRY_TREES_SHARE),
+            }
+        )
+    )
+    started = time.monotonic()
+    helper = run_side_by_side(
+        interpreter,
+        {"patched": prepared.fork},
+        ORACLE_DIR / "oracle_helper.py",
+        [config],
+        scratch,
+        "explore",
+        f"the oracle ({examples} generated callables) at the helper",
+    )["patched"]
+    trees = []
+    for verdict in helper["trees"]:
+        alias, twin = entry_alias(verdict)
+        trees.append({"tree": verdict["tree"], "alias": alias, "twin": twin})
+    cases = Path(scratch) / "oracle-cases.json"
+    cases.write_text(json.dumps({"mark_module": module, "trees": trees}))
+    entry_reports = run_side_by_side(
+        interpreter,
+        {"pristine": prepared.reverted, "patched": prepared.fork},
+        ORACLE_DIR / "oracle_entry_points.py",
+        [cases],
+        scratch,
+        "explore",
+        f"{len(trees)} generated callables at the entry points",
+        paths=[SUPPORT_DIR, WORKER_DIR],
+    )
+    entry_points = compare_entry_points(
+        entry_reports["pristine"]["results"],
+        entry_reports["patched"]["results"],
+        (changes, limitations),
+        release,
+        every_entry_shown=False,
+    )
+    return {
+        "predicate_module": module,
+        "limitation_ids": limitation_ids,
+        "examples": helper["examples"],
+        "counts": helper["counts"],
+        "limitations": helper["limitations"],
+        "failures": helper["failures"],
+        "helper_seconds": helper["seconds"],
+        "entry_trees": len(trees),
+        "entry_points": entry_points,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def format_oracle(oracle, release):
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(oracle["counts"].items()))
+    lines = [
+        f"Oracle: series {release.series}, {oracle['examples']} generated callables judged by "
+        f"calling them (release predicate: {oracle['predicate_module']}."
+        f"iscoroutinefunction, {oracle['seconds']} s): {counts}",
+    ]
+    for limitation, n in sorted(oracle["limitations"].items()):
+        lines.append(f"  LEDGER.md {limitation}: {n} callable(s)")
+    for failure in oracle["failures"]:
+        lines.append("  " + failure["text"].rstrip().replace("\n", "\n    "))
+    entry_points = format_entry_points(oracle["entry_points"], release)
+    lines.append(
+        entry_points.replace(
+            "Entry points: series", f"Oracle entry points ({oracle['entry_trees']} callables):", 1
+        )
+    )
+    return "\n".join(lines)
+
+
+def oracle_evidence(oracle, release, ran_on):
+    entry_points = oracle["entry_points"]
+    return {
+        "series": release.series,
+        "version": release.version,
+        "python": ran_on,
+        "ok": not oracle["failures"] and not entry_points.problems,
+        "release_predicate": f"{oracle['predicate_module']}.iscoroutinefunction",
+        "examples": oracle["examples"],
+        "outcomes": oracle["counts"],
+        "limitations": oracle["limitations"],
+        "failures": [
+            {"outcome": f["outcome"], "shape": list(f["shape"]), "code": f["code"]}
+            for f in oracle["failures"]
+        ],
+        "entry_point_callables": oracle["entry_trees"],
+        "entry_points": entry_points.counts,
+        "entry_point_problems": len(entry_points.problems),
+        "first_entry_point_problems": [list(problem) for problem in entry_points.problems[:20]],
+        "seconds": oracle["seconds"],
+    }

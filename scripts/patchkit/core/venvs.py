@@ -70,6 +70,17 @@ def install_fork(python, fork, requirements=DJANGO_TEST_REQUIREMENTS):
     )
 
 
+def install_requirements(python, requirements):
+    """pip install -r requirements into python's env (already there: a quick no-op)."""
+    print(f"Installing {Path(requirements).name} into {python}...", flush=True)
+    ensure_pip(python)
+    run_checked(
+        [python, "-m", "pip", "install", "-q", "-r", str(requirements)],
+        f"installing {Path(requirements).name}",
+        "check the pip output above; PyPI must be reachable",
+    )
+
+
 def installed_versions(python, names, missing="not installed"):
     """{distribution: version} as pip in python's environment sees them."""
     versions = {}
