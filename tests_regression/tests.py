@@ -27,8 +27,8 @@ BRANCHING_MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.auth.middleware.RemoteUserMiddleware",
 ]
-UNDECLARED_MESSAGE = (
-    f"Middleware factory {SUPPORT_MODULE}.UndeclaredAsyncCallMiddleware "
+MISDECLARED_MESSAGE = (
+    f"Middleware factory {SUPPORT_MODULE}.MisdeclaredAsyncCallMiddleware "
     "returned an asynchronous callable for a synchronous get_response."
 )
 
@@ -107,19 +107,39 @@ class AsyncCallMiddlewareTests(SimpleTestCase):
     @override_settings(
         MIDDLEWARE=after_common_middleware("UndeclaredAsyncCallMiddleware")
     )
-    def test_undeclared_async_middleware_is_improperly_configured(self):
+    def test_undeclared_async_middleware_runs_async(self):
         """
-        An async __call__() adapted for synchronous mode raises
-        ImproperlyConfigured when the middleware is loaded.
+        A middleware class with an async __call__() that sets neither flag
+        runs in asynchronous mode.
         """
-        with self.assertRaisesMessage(ImproperlyConfigured, UNDECLARED_MESSAGE):
-            self.client.get("/sync/")
+        response = self.client.get("/sync/")
+        self.assertEqual(response.content, b"sync view")
+        self.assertEqual(response["X-Async-Call"], "called")
 
     @override_settings(
         MIDDLEWARE=after_common_middleware("UndeclaredAsyncCallMiddleware")
     )
-    async def test_undeclared_async_middleware_is_improperly_configured_async(self):
-        with self.assertRaisesMessage(ImproperlyConfigured, UNDECLARED_MESSAGE):
+    async def test_undeclared_async_middleware_runs_async_async(self):
+        response = await self.async_client.get("/sync/")
+        self.assertEqual(response.content, b"sync view")
+        self.assertEqual(response["X-Async-Call"], "called")
+
+    @override_settings(
+        MIDDLEWARE=after_common_middleware("MisdeclaredAsyncCallMiddleware")
+    )
+    def test_misdeclared_async_middleware_is_improperly_configured(self):
+        """
+        An async __call__() declared synchronous only raises
+        ImproperlyConfigured when the middleware is loaded.
+        """
+        with self.assertRaisesMessage(ImproperlyConfigured, MISDECLARED_MESSAGE):
+            self.client.get("/sync/")
+
+    @override_settings(
+        MIDDLEWARE=after_common_middleware("MisdeclaredAsyncCallMiddleware")
+    )
+    async def test_misdeclared_async_middleware_is_improperly_configured_async(self):
+        with self.assertRaisesMessage(ImproperlyConfigured, MISDECLARED_MESSAGE):
             await self.async_client.get("/sync/")
 
 

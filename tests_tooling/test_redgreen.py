@@ -18,7 +18,7 @@ def cell(series="6.1", python="3.12", **changes):
 
 
 def fake_series(cells_by_series):
-    def run_series(release, pythons, workdir):
+    def run_series(release, pythons, workdir, pinned=()):
         return cells_by_series[release.series]
 
     return run_series
@@ -88,3 +88,25 @@ def test_run_cell_counts_tests_skipped_on_both_trees_as_not_applicable(monkeypat
     assert result.not_applicable == [skipped]
     row = format_matrix([result]).splitlines()[2].split()
     assert row[3:] == ["1/1", "0", "1/1", "1", "OK"]
+
+
+def test_run_cell_requires_pinned_tests_to_pass_on_both_trees(monkeypatch):
+    pinned = f"{APP}.test_unchanged"
+    red_green = f"{APP}.test_a"
+    outcomes = {
+        "pristine": {red_green: "error", pinned: "pass"},
+        "patched": {red_green: "pass", pinned: "pass"},
+    }
+
+    def run_runtests(python, tree, labels, parallel=None, import_from_tree=False):
+        return 0, dict(outcomes["pristine" if import_from_tree else "patched"])
+
+    monkeypatch.setattr(redgreen, "run_runtests", run_runtests)
+    monkeypatch.setattr(redgreen, "new_test_ids", lambda fork, release: {red_green, pinned})
+    monkeypatch.setattr(redgreen, "python_version_of", lambda python: "3.12")
+    release = type("Release", (), {"series": "6.1", "version": "6.1.3"})()
+    assert not redgreen.run_cell(release, "python", "fork", "reverted").ok
+    assert redgreen.run_cell(release, "python", "fork", "reverted", [pinned]).ok
+    outcomes["patched"][pinned] = "fail"
+    result = redgreen.run_cell(release, "python", "fork", "reverted", [pinned])
+    assert [violation[0] for violation in result.violations] == [pinned]

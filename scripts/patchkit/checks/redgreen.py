@@ -44,7 +44,7 @@ class Cell:
         )
 
 
-def run_cell(release, interpreter, fork, reverted_tree):
+def run_cell(release, interpreter, fork, reverted_tree, pinned=()):
     """Run the app on the patched fork and on the reverted tree with one interpreter."""
     labels = [REGRESSION_LABEL]
     print(
@@ -63,7 +63,7 @@ def run_cell(release, interpreter, fork, reverted_tree):
     _, pristine = run_runtests(
         interpreter, reverted_tree, labels, parallel=1, import_from_tree=True
     )
-    comparison = compare_outcomes(new_test_ids(fork, release), patched, pristine, labels)
+    comparison = compare_outcomes(new_test_ids(fork, release), patched, pristine, labels, pinned)
     # A test skipped on both trees covers what this release does not have (e.g.
     # async signal receivers before Django 5.0): not applicable, not a failure.
     not_applicable = sorted(
@@ -83,7 +83,7 @@ def run_cell(release, interpreter, fork, reverted_tree):
     )
 
 
-def run_series(release, pythons, workspace):
+def run_series(release, pythons, workspace, pinned=()):
     """Every requested Python of one series; a Python that cannot run gives a failed
     cell rather than stopping the matrix."""
     trees = prepare_trees(release, workspace)
@@ -96,6 +96,7 @@ def run_series(release, pythons, workspace):
                     fork_interpreter(release, workspace, trees.fork, python),
                     trees.fork,
                     trees.reverted,
+                    pinned,
                 )
             )
         except OperationError as error:
@@ -204,7 +205,7 @@ def run_redgreen(manifest, series_names, pythons, workspace):
     cells = []
     for release, chosen in plan:
         if chosen:
-            cells.extend(run_series(release, chosen, workspace))
+            cells.extend(run_series(release, chosen, workspace, manifest.pinned_tests))
     print()
     print(
         f"Red/green of {REGRESSION_LABEL} (tests_regression/): "

@@ -12,6 +12,7 @@ hence asgiref's markcoroutinefunction/iscoroutinefunction.
 
 import asyncio
 import functools
+import inspect
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
@@ -230,7 +231,7 @@ def factory_partial(get_response):
 
 
 class async_undeclared(Recorded, support.UndeclaredAsyncCallMiddleware):
-    """async __call__() with the default flags: misdeclared everywhere."""
+    """async __call__() and no flags: used in async-only mode."""
 
 
 class async_both_flags(Recorded, support.AsyncCallMiddleware):
@@ -248,9 +249,17 @@ KINDS = [
 
 
 def flags():
-    """Each kind's declared sync_capable/async_capable, as load_middleware reads them."""
-    return {
-        kind: [getattr(globals()[kind], "sync_capable", True),
-               getattr(globals()[kind], "async_capable", False)]
-        for kind in KINDS
-    }
+    """Each kind's sync_capable/async_capable as the series' load_middleware uses
+    them: as declared, or async only for a class with an async def __call__() that
+    declares neither."""
+    result = {}
+    for kind in KINDS:
+        middleware = globals()[kind]
+        undeclared = not hasattr(middleware, "sync_capable") and not hasattr(
+            middleware, "async_capable")
+        if undeclared and inspect.iscoroutinefunction(getattr(middleware, "__call__", None)):
+            result[kind] = [False, True]
+        else:
+            result[kind] = [getattr(middleware, "sync_capable", True),
+                            getattr(middleware, "async_capable", False)]
+    return result

@@ -209,6 +209,13 @@ class MarkedRaisingAsyncOnlyCall(RaisingAsyncOnlyCall):
         markcoroutinefunction(self)
 
 
+class NoFlagsAsyncCall:
+    """An async __call__() and neither capability flag."""
+
+    __init__ = AsyncOnlyCall.__init__
+    __call__ = AsyncOnlyCall.__call__
+
+
 class MisdeclaredAsyncCall(AsyncOnlyCall):
     """The same object with the default flags (sync only): misdeclared."""
 
@@ -244,6 +251,7 @@ MIDDLEWARE_PATHS = {
     "raising_async_only": "entry_catalogue.RaisingAsyncOnlyCall",
     "marked_raising_async_only": "entry_catalogue.MarkedRaisingAsyncOnlyCall",
     "misdeclared": "entry_catalogue.MisdeclaredAsyncCall",
+    "no_flags": "entry_catalogue.NoFlagsAsyncCall",
     "hybrid_flags": "entry_catalogue.HybridFlagsAsyncCall",
     "remote_user": "django.contrib.auth.middleware.RemoteUserMiddleware",
     "mixin": "entry_catalogue.Mixin",

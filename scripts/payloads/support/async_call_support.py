@@ -88,7 +88,14 @@ async_call_object_factory.async_capable = True
 
 
 class UndeclaredAsyncCallMiddleware(AsyncCallObject):
-    """An async __call__() left with the default sync_capable/async_capable."""
+    """An async __call__() that sets neither sync_capable nor async_capable."""
+
+
+class MisdeclaredAsyncCallMiddleware(AsyncCallObject):
+    """An async __call__() declared synchronous only."""
+
+    sync_capable = True
+    async_capable = False
 
 
 class RaiseValueErrorAsyncCallMiddleware(AsyncCallMiddleware):
