@@ -325,3 +325,29 @@ def test_every_decorator_killed_passes():
     report, ok = neutralise.format_neutralise_results(Release, "/no/python", results)
     assert ok
     assert report.endswith("verdict: OK")
+
+
+def test_jobs_share_the_trees_one_task_at_a_time():
+    import threading
+    import time
+
+    busy, lock, overlaps = set(), threading.Lock(), []
+
+    def run(tree, task):
+        with lock:
+            overlaps.append(tree in busy)
+            busy.add(tree)
+        time.sleep(0.01)
+        with lock:
+            busy.discard(tree)
+        return task * 10
+
+    assert neutralise.run_jobs(list(range(6)), ["tree-1", "tree-2"], run) == [
+        0,
+        10,
+        20,
+        30,
+        40,
+        50,
+    ]
+    assert overlaps == [False] * 6
