@@ -659,7 +659,7 @@ def checklist_items(fork):
 FIXED_ANSWERS = {
     "commits": (
         " ",
-        "— four commits, one per reviewable idea, each red/green on its own (A1); "
+        "— five commits, one per reviewable idea, each red/green on its own (A1); "
         "squash them if the reviewer prefers",
     ),
     "authors": (" ", "— yours to do (section 1)"),

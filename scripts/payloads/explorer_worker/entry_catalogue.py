@@ -193,6 +193,22 @@ class MarkedAsyncOnlyCall(AsyncOnlyCall):
         markcoroutinefunction(self)
 
 
+class RaisingAsyncOnlyCall(AsyncOnlyCall):
+    """Async only, first in MIDDLEWARE, and its own code raises."""
+
+    async def __call__(self, request):
+        from django.core.exceptions import PermissionDenied
+
+        record("raising-async-only")
+        raise PermissionDenied
+
+
+class MarkedRaisingAsyncOnlyCall(RaisingAsyncOnlyCall):
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        markcoroutinefunction(self)
+
+
 class MisdeclaredAsyncCall(AsyncOnlyCall):
     """The same object with the default flags (sync only): misdeclared."""
 
@@ -225,6 +241,8 @@ MIDDLEWARE_PATHS = {
     "early": "entry_catalogue.early_response",
     "async_only": "entry_catalogue.AsyncOnlyCall",
     "marked_async_only": "entry_catalogue.MarkedAsyncOnlyCall",
+    "raising_async_only": "entry_catalogue.RaisingAsyncOnlyCall",
+    "marked_raising_async_only": "entry_catalogue.MarkedRaisingAsyncOnlyCall",
     "misdeclared": "entry_catalogue.MisdeclaredAsyncCall",
     "hybrid_flags": "entry_catalogue.HybridFlagsAsyncCall",
     "remote_user": "django.contrib.auth.middleware.RemoteUserMiddleware",

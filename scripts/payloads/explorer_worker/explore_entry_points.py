@@ -316,7 +316,8 @@ def signal_run(receiver_forms, mode, loop):
     async def in_loop():
         if mode in ("asend", "asend_robust"):
             return responses_data(receivers, await getattr(signal, mode)(sender=None))
-        responses = signal.send(sender=None)
+        send = signal.send_robust if mode == "send_robust_in_loop" else signal.send
+        responses = send(sender=None)
         if mode == "send_in_loop_awaited":
             responses = [(r, await v if asyncio.iscoroutine(v) else v) for r, v in responses]
         return responses_data(receivers, responses)
@@ -325,7 +326,7 @@ def signal_run(receiver_forms, mode, loop):
 
 
 SIGNAL_MODES = ("send", "send_robust", "send_in_loop_awaited", "send_in_loop_unawaited",
-                "asend", "asend_robust")
+                "send_robust_in_loop", "asend", "asend_robust")
 
 
 def signal_cases():
@@ -355,6 +356,8 @@ CHAINS = [
     ["early", "misdeclared"],
     ["early", "hybrid_flags"],
     ["early", "async_only"],
+    ["raising_async_only"],
+    ["marked_raising_async_only"],
 ]
 
 
@@ -386,7 +389,8 @@ def both_handlers_run(chain, loop):
 
 def middleware_cases():
     for chain in CHAINS:
-        twin = ["marked_async_only" if name == "async_only" else name for name in chain]
+        twin = [f"marked_{name}" if name.endswith("async_only") and not name.startswith(
+            "marked_") else name for name in chain]
         has_twin = twin != chain and twin in CHAINS
         for handler in ("wsgi", "asgi"):
             yield {
