@@ -313,7 +313,7 @@ def test_a_survivor_fails_the_check():
     report, ok = neutralise.format_neutralise_results(Release, "/no/python", results)
     assert not ok
     assert "never_cache  django/x.py:1  2" in report
-    assert "T.test_header" in report
+    assert "decorators.tests.T.test_header\n" in report
     assert "csrf_exempt  django/x.py:1  4                  0          SURVIVED\n" in report
     assert "SURVIVED (tests went red, but it was never applied to a view)" in report
     assert "decorators killed: 1 of 3" in report
