@@ -127,6 +127,15 @@ def cmd_mutate(args, manifest):
     )
 
 
+def cmd_neutralise(args, manifest):
+    """each view decorator the series changes, made to return the view, turns a new test red"""
+    from patchkit.checks.neutralise import run_neutralise_check
+
+    return run_neutralise_check(
+        manifest.release(args.series), args.python, workspace_of(args, manifest), args.jobs
+    )
+
+
 def cmd_redgreen(args, manifest):
     """tests_regression/ must fail on each pristine release and pass patched"""
     from patchkit.checks.redgreen import run_redgreen
@@ -355,11 +364,23 @@ def build_parser():
     )
     add_workdir(coverage, ".coverage")
 
-    for name, handler in (("commits", cmd_commits), ("mutate", cmd_mutate)):
-        check = add_command(sub, name, handler)
-        add_series(check)
-        add_python(check, default="this one")
-        add_workdir(check, f".regression/{name}")
+    checks = {}
+    for name, handler in (
+        ("commits", cmd_commits),
+        ("mutate", cmd_mutate),
+        ("neutralise", cmd_neutralise),
+    ):
+        checks[name] = add_command(sub, name, handler)
+        add_series(checks[name])
+        add_python(checks[name], default="this one")
+        add_workdir(checks[name], f".regression/{name}")
+    checks["neutralise"].add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="decorators tested at the same time, each in its own tree "
+        "(default: 2, or 1 on a one-core machine)",
+    )
 
     redgreen = add_command(sub, "redgreen", cmd_redgreen)
     add_series(redgreen, many=True, default="every series")
