@@ -218,6 +218,19 @@ def cmd_ecosystem(args, manifest):
     )
 
 
+def cmd_realpackages(args, manifest):
+    """published packages' async middleware behind startproject's MIDDLEWARE, release vs series"""
+    from patchkit.review.realpackages import report_realpackages, run_realpackages
+
+    status = 0
+    for series in args.series or [manifest.default_series]:
+        evidence = run_realpackages(
+            manifest, series, args.python, workspace_of(args, manifest), args.packages, args.infer
+        )
+        status = max(status, report_realpackages(evidence))
+    return status
+
+
 def cmd_case(args, manifest):
     """regenerate UPSTREAM.md from its template and the checks' summaries"""
     from patchkit.review.case import write_case
@@ -454,6 +467,23 @@ def build_parser():
         help="default: every package in scripts/ecosystem.json",
     )
     add_workdir(ecosystem, ".ecosystem", "forks, sdists and virtualenvs")
+
+    realpackages = add_command(sub, "realpackages", cmd_realpackages)
+    add_series(realpackages, many=True)
+    add_python(realpackages)
+    realpackages.add_argument(
+        "--packages",
+        nargs="+",
+        metavar="NAME",
+        help="default: every package in scripts/realpackages.json",
+    )
+    add_flag(
+        realpackages,
+        "--no-infer",
+        "skip the third tree (the prototype that infers async-only mode)",
+        dest="infer",
+    )
+    add_workdir(realpackages, ".realpackages", "forks, the prototype tree and virtualenvs")
 
     case = add_command(sub, "case", cmd_case)
     case.add_argument(
