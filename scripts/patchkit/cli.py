@@ -26,9 +26,12 @@ def cmd_fetch(args, manifest):
     """download and verify sdists into the cache"""
     from patchkit.core.sdists import fetch_sdist
 
-    series = list(manifest.releases) if args.all else [manifest.release(args.series).series]
+    if args.all:
+        series = [*manifest.releases, *(["asgiref"] if manifest.asgiref else [])]
+    else:
+        series = [manifest.package_release(args.series).series]
     for name in series:
-        path = fetch_sdist(manifest.release(name))
+        path = fetch_sdist(manifest.package_release(name))
         print(f"{name}: {path} (sha256 verified)")
     return 0
 
@@ -37,7 +40,7 @@ def cmd_materialize(args, manifest):
     """build a git fork of a release with the series applied"""
     from patchkit.core.fork import materialize_fork
 
-    materialize_fork(args.dest, manifest.release(args.series))
+    materialize_fork(args.dest, manifest.package_release(args.series))
     return 0
 
 
