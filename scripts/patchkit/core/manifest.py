@@ -55,6 +55,8 @@ class Manifest:
     # New Django tests whose outcome depends on the asgiref installed: they pin
     # released asgiref's behaviour, and the asgiref series changes it.
     asgiref_dependent_tests: tuple = ()
+    # LEDGER.md limitations that asgiref causes: gone with the asgiref series.
+    asgiref_removes_limitations: tuple = ()
 
     @property
     def main_release(self):
@@ -126,4 +128,5 @@ def load_manifest(path=None):
         tuple(data.get("pinned_tests", ())),
         asgiref,
         tuple(companion.get("dependent_tests", ())) if companion else (),
+        tuple(companion.get("removes_limitations", ())) if companion else (),
     )
