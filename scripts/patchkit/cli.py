@@ -16,6 +16,13 @@ from patchkit.core.workspace import Workspace
 
 
 def workspace_of(args, manifest):
+    if getattr(args, "asgiref", "released") == "series":
+        if manifest.asgiref is None:
+            raise UsageError(
+                "--asgiref series: scripts/releases.json pins no asgiref release",
+                "add its asgiref entry",
+            )
+        return Workspace(args.workdir, manifest.default_series, manifest.asgiref)
     return Workspace(args.workdir, manifest.default_series)
 
 
@@ -26,9 +33,12 @@ def cmd_fetch(args, manifest):
     """download and verify sdists into the cache"""
     from patchkit.core.sdists import fetch_sdist
 
-    series = list(manifest.releases) if args.all else [manifest.release(args.series).series]
+    if args.all:
+        series = [*manifest.releases, *(["asgiref"] if manifest.asgiref else [])]
+    else:
+        series = [manifest.package_release(args.series).series]
     for name in series:
-        path = fetch_sdist(manifest.release(name))
+        path = fetch_sdist(manifest.package_release(name))
         print(f"{name}: {path} (sha256 verified)")
     return 0
 
@@ -37,7 +47,7 @@ def cmd_materialize(args, manifest):
     """build a git fork of a release with the series applied"""
     from patchkit.core.fork import materialize_fork
 
-    materialize_fork(args.dest, manifest.release(args.series))
+    materialize_fork(args.dest, manifest.package_release(args.series))
     return 0
 
 
@@ -141,6 +151,13 @@ def cmd_redgreen(args, manifest):
     from patchkit.checks.redgreen import run_redgreen
 
     return run_redgreen(manifest, args.series, args.python, workspace_of(args, manifest))
+
+
+def cmd_asgiref(args, manifest):
+    """asgiref's own suite: patches/asgiref/ red on the release, green patched"""
+    from patchkit.checks.asgiref_suite import run_asgiref_suite
+
+    return run_asgiref_suite(manifest, args.python, workspace_of(args, manifest))
 
 
 def cmd_explore(args, manifest):
@@ -300,6 +317,16 @@ def add_flag(parser, flag, what, dest=None):
     parser.add_argument(flag, action=action, help=what, **({"dest": dest} if dest else {}))
 
 
+def add_asgiref(parser):
+    parser.add_argument(
+        "--asgiref",
+        choices=("released", "series"),
+        default="released",
+        help="released: the asgiref installing Django brings; series: patches/asgiref/ "
+        "on the pinned asgiref, in virtualenvs of its own (default: released)",
+    )
+
+
 def add_verbose(parser):
     parser.add_argument(
         "-v",
@@ -350,6 +377,7 @@ def build_parser():
         "--labels", nargs="+", metavar="LABEL", help="runtests.py labels (default: the manifest's)"
     )
     test.add_argument("--parallel", type=int, metavar="N")
+    add_asgiref(test)
     add_verbose(test)
 
     apply = add_command(sub, "apply", cmd_apply)
@@ -398,7 +426,12 @@ def build_parser():
     redgreen = add_command(sub, "redgreen", cmd_redgreen)
     add_series(redgreen, many=True, default="every series")
     add_python(redgreen, default="each series' Pythons", many=True)
+    add_asgiref(redgreen)
     add_workdir(redgreen, ".regression")
+
+    asgiref = add_command(sub, "asgiref", cmd_asgiref)
+    add_python(asgiref, default="asgiref's Pythons in scripts/releases.json", many=True)
+    add_workdir(asgiref, ".asgiref")
 
     explore = add_command(sub, "explore", cmd_explore)
     add_series(explore, many=True)
@@ -407,6 +440,7 @@ def build_parser():
     size.add_argument("--chains", type=int, metavar="N", help="chains per handler (default 2000)")
     size.add_argument("--deep", action="store_true", help="20000 chains per handler")
     add_count(explore, "--examples", 1000, "generated callables the oracle judges per series")
+    add_asgiref(explore)
     add_workdir(explore, ".regression")
 
     serve = add_command(sub, "serve-check", cmd_serve_check)

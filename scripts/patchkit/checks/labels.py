@@ -74,9 +74,16 @@ def run_series_tests(
         return (0 if status == 0 else 1), trees.fork, python
     _, reverted = results["reverted"]
     comparison = compare_outcomes(
-        new_test_ids(trees.fork, release), patched, reverted, labels, manifest.pinned_tests
+        new_test_ids(trees.fork, release),
+        patched,
+        reverted,
+        labels,
+        manifest.pinned_tests,
+        manifest.asgiref_dependent_tests if workspace.asgiref else (),
     )
     title = f"series {release.series} ({release.base_name}) on Python {python_version_of(python)}"
+    if workspace.asgiref:
+        title += f", with the asgiref series on asgiref {workspace.asgiref.version}"
     print(format_comparison(comparison, title), flush=True)
     return (0 if comparison.ok else 1), trees.fork, python
 

@@ -197,6 +197,12 @@ def run_redgreen(manifest, series_names, pythons, workspace):
         raise UsageError(f"{regression_dir()} does not exist", "run from the project checkout")
     releases = [manifest.release(name) for name in series_names or manifest.releases]
     plan = [(release, selected_pythons(release, pythons)) for release in releases]
+    if workspace.asgiref:
+        # The asgiref series applies to a release that needs a newer Python.
+        plan = [
+            (release, [p for p in chosen if p in workspace.asgiref.pythons or "/" in p])
+            for release, chosen in plan
+        ]
     if not any(chosen for _, chosen in plan):
         raise UsageError(
             f"none of the Pythons {', '.join(pythons)} is tested with the chosen series",
@@ -210,6 +216,11 @@ def run_redgreen(manifest, series_names, pythons, workspace):
     print(
         f"Red/green of {REGRESSION_LABEL} (tests_regression/): "
         "pristine release must fail, patched series must pass"
+        + (
+            f"; asgiref: the asgiref series on {workspace.asgiref.version}"
+            if workspace.asgiref
+            else "; asgiref: as installed with Django"
+        )
     )
     print(format_matrix(cells))
     print()

@@ -116,9 +116,10 @@ def import_sdist(repo, release, sdist_path):
     return tagged_commit(
         repo,
         release_tag(release),
-        f"Importing Django {release.version} as a commit...",
+        f"Importing {release.display_name} {release.version} as a commit...",
         fill_index,
-        f"Imported Django {release.version} from its PyPI sdist.\n\nsha256: {release.sha256}\n",
+        f"Imported {release.display_name} {release.version} from its PyPI sdist.\n\n"
+        f"sha256: {release.sha256}\n",
     )
 
 
@@ -326,7 +327,8 @@ def materialize_fork(dest, release):
     apply_series(dest, release)
     git(["config", "--local", f"{CONFIG_SECTION}.series", release.series], dest)
     git(["config", "--local", f"{CONFIG_SECTION}.version", release.version], dest)
-    link_regression_app(dest, dest / ".git")
+    if release.package == "django":
+        link_regression_app(dest, dest / ".git")
     head = git(["rev-parse", "HEAD"], dest).strip()
     git(["config", "--local", f"{CONFIG_SECTION}.head", head], dest)
     git(["config", "--local", "--unset", f"{CONFIG_SECTION}.building"], dest)
@@ -342,29 +344,31 @@ def reverted_tree_path(fork):
 
 
 def build_reverted_tree(fork, release):
-    """A tree with the patched tests/ but django/ exactly as released; the pristine
-    run uses it so both runs execute the same test code."""
+    """A tree with the patched tests/ but django/ (asgiref/ for asgiref) exactly as
+    released; the pristine run uses it so both runs execute the same test code."""
     target = reverted_tree_path(fork)
     commit = tree_with_django_from(
         fork,
         "HEAD",
         upstream_tag(release),
-        f"Reverted django/ to {release.version} for the pristine test run.\n",
+        f"Reverted {release.source_dir}/ to {release.version} for the pristine test run.\n",
+        folder=release.source_dir,
     )
     git(["branch", "-f", reverted_branch(release), commit], fork)
-    extract_commit(fork, commit, target)
+    extract_commit(fork, commit, target, link_regression=release.package == "django")
     return target
 
 
-def tree_with_django_from(fork, commit, django_from, message):
-    """A commit whose tree is commit's, except django/, which is django_from's."""
+def tree_with_django_from(fork, commit, django_from, message, folder="django"):
+    """A commit whose tree is commit's, except folder (django/), which is
+    django_from's."""
     fork = Path(fork)
     top = git(["ls-tree", commit], fork).splitlines()
-    django_tree = git(["rev-parse", f"{django_from}:django"], fork).strip()
+    django_tree = git(["rev-parse", f"{django_from}:{folder}"], fork).strip()
     entries = []
     for line in top:
         info, name = line.split("\t", 1)
-        if name == "django":
+        if name == folder:
             mode, kind, _ = info.split()
             info = f"{mode} {kind} {django_tree}"
         entries.append(f"{info}\t{name}")

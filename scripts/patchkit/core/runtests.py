@@ -194,6 +194,9 @@ class Comparison:
     load_failures: list  # (test id, tree)
     patched_count: int
     reverted_count: int
+    # Pinned tests that pin released asgiref's behaviour, run with the asgiref
+    # series installed: they fail on both trees, since the series changes it.
+    asgiref_changed: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self):
@@ -206,19 +209,28 @@ def selected_by_labels(test_id, labels):
     return any(test_id == label or test_id.startswith(label + ".") for label in labels)
 
 
-def compare_outcomes(new_ids, patched, reverted, labels=None, pinned=()):
+def compare_outcomes(new_ids, patched, reverted, labels=None, pinned=(), asgiref_changed=()):
     """Apply the red/green rules: each new test fails/errors on the reverted tree and
-    passes on the patched one, except pinned ones, which pass on both; every other
-    test has the same outcome on both.
+    passes on the patched one, except pinned ones, which pass on both, and those of
+    asgiref_changed (pinned tests of asgiref's behaviour, with the asgiref series
+    installed), which fail on both; every other test has the same outcome on both.
 
     New tests outside the labels that ran are not expected to have run.
     """
     if labels is not None:
         new_ids = {test_id for test_id in new_ids if selected_by_labels(test_id, labels)}
     violations, red_green, skipped_new, pinned_kept, unchanged = [], [], [], [], 0
+    changed_by_asgiref = []
     for test_id in sorted(new_ids):
         before, after = reverted.get(test_id, "missing"), patched.get(test_id, "missing")
-        if test_id in pinned:
+        if test_id in asgiref_changed:
+            if before in FAILING_OUTCOMES and after in FAILING_OUTCOMES:
+                changed_by_asgiref.append(test_id)
+            else:
+                violations.append(
+                    (test_id, before, after, "the asgiref series must change what it pins")
+                )
+        elif test_id in pinned:
             if before == after == "pass":
                 pinned_kept.append(test_id)
             else:
@@ -251,6 +263,7 @@ def compare_outcomes(new_ids, patched, reverted, labels=None, pinned=()):
         load_failures,
         len(patched),
         len(reverted),
+        changed_by_asgiref,
     )
 
 
@@ -263,6 +276,12 @@ def format_comparison(comparison, title):
         f"  red -> green           {len(comparison.red_green)}",
         f"  new, skipped on both   {len(comparison.skipped_new)}",
         f"  new, pinned (pass on both) {len(comparison.pinned)}",
+        *(
+            [f"  pinned, changed by the asgiref series (fail on both) {len(changed)}"]
+            if (changed := comparison.asgiref_changed)
+            else []
+        ),
+        *(f"    {test_id}" for test_id in comparison.asgiref_changed),
         f"  same outcome on both   {comparison.unchanged}",
         f"  violations             {len(comparison.violations)}",
     ]

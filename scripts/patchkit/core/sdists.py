@@ -18,7 +18,7 @@ def sdist_cache_dir():
 
 
 def cached_sdist_path(release):
-    return sdist_cache_dir() / f"django-{release.version}.tar.gz"
+    return sdist_cache_dir() / f"{release.package}-{release.version}.tar.gz"
 
 
 def sha256_of(path):
@@ -30,7 +30,7 @@ def sha256_of(path):
 
 
 def download_sdist(release, target_dir):
-    """Download django==<version>'s sdist into target_dir with pip, by name."""
+    """Download <package>==<version>'s sdist into target_dir with pip, by name."""
     # pip refuses a release whose Requires-Python excludes the running Python
     # (6.x needs 3.12+), so use one of the series' own interpreters when we have it.
     python = next((found for v in release.pythons if (found := find_python(v))), None)
@@ -38,13 +38,13 @@ def download_sdist(release, target_dir):
     command += ["--no-binary", ":all:", "--dest", str(target_dir)]
     if python is None:
         command += ["--python-version", release.pythons[0], "--only-binary=:none:"]
-    command.append(f"django=={release.version}")
-    print(f"Downloading the sdist of Django {release.version} with pip...", flush=True)
+    command.append(f"{release.package}=={release.version}")
+    print(f"Downloading the sdist of {release.base_name} with pip...", flush=True)
     completed = subprocess.run(command, capture_output=True, text=True)
     downloaded = sorted(Path(target_dir).glob("*.tar.gz"))
     if completed.returncode != 0 or len(downloaded) != 1:
         raise OperationError(
-            f"pip could not download Django {release.version}'s sdist:\n"
+            f"pip could not download {release.display_name} {release.version}'s sdist:\n"
             + (completed.stdout + completed.stderr).strip(),
             "check that PyPI is reachable (pip config list) and retry",
         )

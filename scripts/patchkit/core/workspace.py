@@ -2,9 +2,18 @@
 command gets a series' trees and an interpreter with the fork installed."""
 
 import dataclasses
+import subprocess
+import tempfile
 from pathlib import Path
 
-from patchkit.core.fork import build_reverted_tree, materialize_fork
+from patchkit.core.errors import OperationError
+from patchkit.core.fork import (
+    build_reverted_tree,
+    extract_commit,
+    git,
+    materialize_fork,
+    upstream_tag,
+)
 from patchkit.core.interpreters import (
     base_interpreter,
     check_python,
@@ -12,7 +21,7 @@ from patchkit.core.interpreters import (
     python_version_of,
 )
 from patchkit.core.manifest import project_dir
-from patchkit.core.venvs import DJANGO_TEST_REQUIREMENTS, create_venv, install_fork
+from patchkit.core.venvs import DJANGO_TEST_REQUIREMENTS, create_venv, install_fork, run_checked
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +32,10 @@ class Workspace:
 
     root: Path
     default_series: str = None
+    # asgiref's pinned release: its series (patches/asgiref/) replaces the released
+    # asgiref in the workspace's interpreters, in virtualenvs of their own. None:
+    # the asgiref that installing Django brings.
+    asgiref: object = None
 
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root).absolute())
@@ -32,10 +45,14 @@ class Workspace:
         return self.root.resolve() == project_dir().resolve()
 
     def fork(self, release):
-        return self.root / ("django_fork" if self.is_project else f"fork-{release.series}")
+        if self.is_project and release.package == "django":
+            return self.root / "django_fork"
+        return self.root / f"fork-{release.series}"
 
     def venv(self, name, version):
         """name: a series, or a package's name for its own environment."""
+        if self.asgiref:
+            name = f"{name}-asgiref-series"
         if self.is_project:
             return self.root / (".venv" if name == self.default_series else f".venv-{name}")
         return self.root / f"venv-{name}-py{version}"
@@ -71,7 +88,57 @@ def fork_interpreter(
         venv = workspace.venv(name or release.series, python_version_of(base))
         chosen = str(create_venv(base, venv).absolute())
     install_fork(chosen, fork, requirements)
+    if workspace.asgiref:
+        install_asgiref_series(chosen, workspace)
     return chosen
+
+
+def install_asgiref_series(interpreter, workspace):
+    """Replace interpreter's asgiref with the asgiref series, built from a copy of
+    its fork (a build in the fork would leave files there), and check that the
+    installed modules are the series' own."""
+    release = workspace.asgiref
+    version = python_version_of(interpreter)
+    if version not in release.pythons:
+        raise OperationError(
+            f"asgiref {release.version} does not run on Python {version} "
+            f"(it supports {', '.join(release.pythons)})",
+            "run the asgiref series with one of those Pythons",
+        )
+    fork = materialize_fork(workspace.fork(release), release)
+    changed = git(
+        ["diff", "--name-only", upstream_tag(release), "HEAD", "--", release.source_dir], fork
+    ).split()
+    print(f"Installing the asgiref series ({fork}) into {interpreter}...", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        source = extract_commit(fork, "HEAD", Path(scratch) / "asgiref", link_regression=False)
+        run_checked(
+            [
+                interpreter,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-deps",
+                "--force-reinstall",
+                str(source),
+            ],
+            "installing the asgiref series",
+            "check the pip output above",
+        )
+    for path in changed:
+        module = path.removesuffix(".py").replace("/", ".")
+        installed = subprocess.run(
+            [interpreter, "-c", f"import {module}; print({module}.__file__)"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if not installed or Path(installed).read_bytes() != (fork / path).read_bytes():
+            raise OperationError(
+                f"{interpreter} imports {module} from {installed or 'nowhere'}, "
+                "not the asgiref series'",
+                "remove that virtualenv and run the command again",
+            )
 
 
 def prepare(release, workspace, python=None, reverted=True):

@@ -96,7 +96,7 @@ def replace_patch_files(target, fresh):
 def export_series(fork, manifest, series=None):
     """Regenerate patches/<series>/ from upstream/<v>..<the branch checked out>."""
     fork = Path(fork).absolute()
-    release = manifest.release(series or fork_series(fork))
+    release = manifest.package_release(series or fork_series(fork))
     if series and fork_series(fork) != series:
         raise OperationError(
             f"{fork} holds series {fork_series(fork)}, not {series}",
