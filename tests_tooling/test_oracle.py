@@ -122,7 +122,9 @@ def test_the_oracle_passes_the_corrected_rule():
     # some are the user's own marks.
     assert result["counts"]["fixed"] > 0
     assert result["counts"]["marker"] > 0
-    assert set(result["limitations"]) == ALL_LIMITATIONS
+    # inspect's iscoroutinefunction() finds a mark through a partial; asgiref's
+    # before Python 3.12 does not (mark-behind-partial, 5.2 and 4.2 on 3.10).
+    assert set(result["limitations"]) == ALL_LIMITATIONS - {"mark-behind-partial"}
 
 
 def test_a_false_negative_is_allowed_only_for_a_listed_limitation():

@@ -43,6 +43,7 @@ LIMITATION_IDS = {
     "method_type": "method-type-of-object",
     "call/sync": "sync-wrapper-around-async",
     "call/marked_sync": "mark-on-type-call",
+    "mark_function/behind_partial": "mark-behind-partial",
 }
 # Layers a predicate is expected to see through: a false negative is explained (or
 # not) by what they wrap.
@@ -374,17 +375,21 @@ def does_the_leaves_job(tree, mark_module="inspect"):
     return result is sentinel
 
 
-def explain_false_negative(tree):
+def explain_false_negative(tree, behind_partial=False):
     """The LEDGER.md limitation id that covers an awaitable the predicates cannot
     see in tree, or None: the outermost sync layer that passes its inner call's
     result through decides; transparent layers defer to what they wrap."""
     kind = tree[0]
     if kind in TRANSPARENT:
-        return explain_false_negative(tree[-1])
+        return explain_false_negative(tree[-1], behind_partial or kind == "partial")
     if kind == "partial_subclass":
         if tree[1] == "inherited":
-            return explain_false_negative(tree[-1])
+            return explain_false_negative(tree[-1], True)
         return LIMITATION_IDS["call/sync"] if tree[1] == "sync_delegating" else None
+    if kind == "mark_function" and behind_partial:
+        # asgiref's iscoroutinefunction() before Python 3.12 doesn't look for a
+        # mark through a partial, and the helper follows it.
+        return LIMITATION_IDS["mark_function/behind_partial"]
     if kind == "instance" and tree[3] is not None:
         return LIMITATION_IDS.get(f"call/{tree[2]}")
     return LIMITATION_IDS.get(kind)
