@@ -233,7 +233,7 @@ def test_asgiref_series_gets_virtualenvs_of_its_own(asgiref_project, tmp_path):
 
 
 def test_asgiref_series_refuses_a_python_asgiref_does_not_support(asgiref_project, tmp_path):
-    from patchkit.core.errors import OperationError
+    from patchkit.core.errors import CommandError
     from patchkit.core.manifest import load_manifest
     from patchkit.core.workspace import Workspace, install_asgiref_series
 
@@ -241,7 +241,7 @@ def test_asgiref_series_refuses_a_python_asgiref_does_not_support(asgiref_projec
     python310 = tmp_path / "python3.10"
     python310.write_text("#!/bin/sh\necho 3.10\n")
     python310.chmod(0o755)
-    with pytest.raises(OperationError) as raised:
+    with pytest.raises(CommandError) as raised:
         install_asgiref_series(str(python310), workspace)
     assert "asgiref 3.13.0 does not run on Python 3.10 (it supports 3.12)" in str(raised.value)
 

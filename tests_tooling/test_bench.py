@@ -164,7 +164,7 @@ def test_instructions_per_request_reads_one_dump_per_scenario(tmp_path):
 
 
 def test_a_missing_dump_is_an_operation_error(tmp_path):
-    with pytest.raises(bench.OperationError, match="callgrind wrote no"):
+    with pytest.raises(bench.CommandError, match="callgrind wrote no"):
         instructions_per_request(tmp_path / "callgrind.out", ["a"], {"a": 10})
 
 

@@ -70,3 +70,38 @@ def test_in_a_virtualenv_the_running_python_is_used(command, monkeypatch):
 
     monkeypatch.setattr(sys, "prefix", "/some/venv")
     assert build_parser().parse_args([command, "--series", "6.1"]).python == sys.executable
+
+
+def test_a_failed_git_command_is_an_operation_failure_with_its_output(
+    project, tmp_path, monkeypatch, capsys
+):
+    """GitError is the one error type: cli prints git's command, its output and the
+    next step, and exits 1."""
+    from patchkit.core import fork
+    from patchkit.core.git import run_git
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run_git(["init", "-q"], repo)
+    monkeypatch.setattr(
+        fork, "materialize_fork", lambda dest, release: run_git(["rev-parse", "nosuch"], repo)
+    )
+    assert main(["materialize"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: `git rev-parse nosuch` failed in {repo}:\nnosuch\n")
+    assert "fatal: ambiguous argument" in err
+    assert err.endswith("\nnext step: fix the cause above and run the command again\n")
+
+
+def test_a_usage_error_from_a_command_exits_2(project, monkeypatch, capsys):
+    from patchkit.core import fork
+    from patchkit.core.errors import CommandError
+
+    def refuse(dest, release):
+        raise CommandError.usage("--dest is not empty", "pass another --dest")
+
+    monkeypatch.setattr(fork, "materialize_fork", refuse)
+    assert main(["materialize"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --dest is not empty\nnext step: pass another --dest\n"
+    )

@@ -63,11 +63,11 @@ def test_the_report_counts_each_outcome_and_says_where_apply_stopped():
 
 
 def test_a_failing_release_fails_its_own_row_only(monkeypatch):
-    from patchkit.core.errors import OperationError
+    from patchkit.core.errors import CommandError
 
     def cover(series_release, version, entry, python, workdir):
         if version == "4.2.11":
-            raise OperationError("pip could not download Django 4.2.11's sdist:\nboom", "retry")
+            raise CommandError("pip could not download Django 4.2.11's sdist:\nboom", "retry")
         return coverage.Row(version, "clean", [], passed=1, tests=1)
 
     monkeypatch.setattr(coverage, "cover_release", cover)

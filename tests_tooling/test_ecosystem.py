@@ -86,7 +86,7 @@ def test_a_package_that_cannot_run_is_reported_and_the_others_still_run(
 ):
     from types import SimpleNamespace
 
-    from patchkit.core.errors import OperationError
+    from patchkit.core.errors import CommandError
     from patchkit.core.evidence import read_evidence
     from patchkit.review.case import ecosystem_text
 
@@ -103,7 +103,7 @@ def test_a_package_that_cannot_run_is_reported_and_the_others_still_run(
 
     def run_one(python, name, package, release, workspace, trees):
         if name == "broken":
-            raise OperationError("installing broken failed:\npip said no", "read pip's output")
+            raise CommandError("installing broken failed:\npip said no", "read pip's output")
         return {
             "version": "2.0",
             "tests": 3,

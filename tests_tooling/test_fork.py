@@ -261,7 +261,7 @@ def test_the_stand_in_refuses_a_release_it_cannot_edit():
         "docs/conf.py": "",
         "docs/releases/index.txt": "",
     }
-    with pytest.raises(fork.OperationError, match="could not edit django/__init__.py"):
+    with pytest.raises(fork.CommandError, match="could not edit django/__init__.py"):
         fork.stand_in_files(Main, files.__getitem__)
 
 

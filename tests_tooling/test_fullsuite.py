@@ -1,4 +1,4 @@
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.manifest import Release
 from patchkit.core.runtests import compare_outcomes
 from patchkit.review import fullsuite
@@ -62,7 +62,7 @@ def test_requirements_that_do_not_install_are_skipped_one_by_one(tmp_path, monke
 
     def run_checked(command, what, next_step, cwd=None):
         if command[-2:] == ["-r", str(requirements)] or "pylibmc" in command[-1]:
-            raise OperationError(f"{what} failed", next_step)
+            raise CommandError(f"{what} failed", next_step)
         installed.append(command[-1])
 
     monkeypatch.setattr(fullsuite, "ensure_pip", lambda python: None)

@@ -4,7 +4,7 @@ import pytest
 
 import patchkit.checks.neutralise as neutralise
 from conftest import git
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 
 
 class Release:
@@ -292,7 +292,7 @@ def test_a_decorator_that_returns_the_view_itself_is_counted(tmp_path):
 
 
 def test_only_a_top_level_function_can_be_neutralised(tmp_path):
-    with pytest.raises(OperationError, match=r"no top-level function _view_wrapper\(\)"):
+    with pytest.raises(CommandError, match=r"no top-level function _view_wrapper\(\)"):
         neutralise.neutralised_source(DECORATORS, "_view_wrapper", tmp_path / "h")
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from patchkit.cli import main
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.review.realpackages import (
     HEALTH_CHECK,
     build_rows,
@@ -222,7 +222,7 @@ def test_the_prototype_infers_async_only_for_an_async_call_without_flags():
 
 
 def test_the_prototype_refuses_a_base_py_it_does_not_recognise():
-    with pytest.raises(OperationError, match="does not read async_capable as expected"):
+    with pytest.raises(CommandError, match="does not read async_capable as expected"):
         infer_async_only(BASE_PY.replace('"async_capable", False', '"async_capable", None'))
 
 

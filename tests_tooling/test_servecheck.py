@@ -15,7 +15,7 @@ from patchkit.checks.servecheck import (
     wait_until_serving,
 )
 from patchkit.cli import main
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 
 
 def test_views_and_signals_join_the_load_with_their_patches():
@@ -51,7 +51,7 @@ def test_a_server_that_exits_at_start_is_reported(tmp_path):
     log.write_text("ImportError: no module named uvicorn\n")
     process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     process.wait()
-    with pytest.raises(OperationError, match="exited with status 3"):
+    with pytest.raises(CommandError, match="exited with status 3"):
         wait_until_serving(process, 9, log)
 
 

@@ -9,8 +9,7 @@ command only loads the code it runs.
 import argparse
 import sys
 
-from patchkit.core.errors import OperationError, UsageError
-from patchkit.core.git import GitError
+from patchkit.core.errors import CommandError
 from patchkit.core.manifest import PROJECT_DIR, load_manifest
 from patchkit.core.workspace import Workspace
 
@@ -18,7 +17,7 @@ from patchkit.core.workspace import Workspace
 def workspace_of(args, manifest):
     if getattr(args, "asgiref", "released") == "series":
         if manifest.asgiref is None:
-            raise UsageError(
+            raise CommandError.usage(
                 "--asgiref series: scripts/releases.json pins no asgiref release",
                 "add its asgiref entry",
             )
@@ -542,15 +541,9 @@ def main(argv=None):
     try:
         manifest = load_manifest()
         return args.handler(args, manifest)
-    except UsageError as error:
+    except CommandError as error:
         report_error(error, error.next_step)
-        return 2
-    except OperationError as error:
-        report_error(error, error.next_step)
-        return 1
-    except GitError as error:
-        report_error(error, "fix the cause above and run the command again")
-        return 1
+        return error.status
     except OSError as error:  # a path that is missing, unwritable or in use
         report_error(error, "check that path and its permissions, then run the command again")
         return 1

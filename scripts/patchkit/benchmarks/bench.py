@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import python_version_of, selected_pythons
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
 from patchkit.core.report import markdown_table
@@ -184,7 +184,7 @@ def run_worker(python, tree, tree_name, mode, sizes, scratch, prefix=(), layout=
     env = worker_env(tree, mark_async_middleware=(tree_name != "patched"))
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     if completed.returncode != 0 or not output.stat().st_size:
-        raise OperationError(
+        raise CommandError(
             f"the {mode} benchmark failed on the {tree_name} tree ({tree}):\n"
             f"{(completed.stdout + completed.stderr).strip()[-3000:]}",
             "fix the error above and run bench again",
@@ -192,7 +192,7 @@ def run_worker(python, tree, tree_name, mode, sizes, scratch, prefix=(), layout=
     report = json.loads(output.read_text())
     expected = (Path(tree) / "django" / "__init__.py").resolve()
     if Path(report["django_file"]).resolve() != expected:
-        raise OperationError(
+        raise CommandError(
             f"the {tree_name} benchmark imported {report['django_file']}, not {expected}",
             "check PYTHONPATH and what is installed in the interpreter",
         )
@@ -202,7 +202,7 @@ def run_worker(python, tree, tree_name, mode, sizes, scratch, prefix=(), layout=
 def valgrind_executable():
     found = shutil.which("valgrind")
     if found is None:
-        raise OperationError(
+        raise CommandError(
             "valgrind is not installed (callgrind counts the instructions)",
             f"install it with `{INSTALL_VALGRIND}` (as root), or pass --no-callgrind",
         )
@@ -229,7 +229,7 @@ def read_callgrind_summary(path):
     for line in Path(path).read_text().splitlines():
         if line.startswith("summary:"):
             return int(line.split()[1])
-    raise OperationError(f"no summary line in {path}", "check the valgrind version")
+    raise CommandError(f"no summary line in {path}", "check the valgrind version")
 
 
 def instructions_per_request(out_file, order, requests):
@@ -239,7 +239,7 @@ def instructions_per_request(out_file, order, requests):
     for number, scenario in enumerate(order, start=1):
         dump = Path(f"{out_file}.{number}")
         if not dump.exists():
-            raise OperationError(
+            raise CommandError(
                 f"callgrind wrote no {dump}", f"the marker {DUMP_MARKER} was not reached"
             )
         counts[scenario] = read_callgrind_summary(dump) / requests[scenario]
@@ -809,7 +809,7 @@ def plan_pythons(release, python):
         return release.pythons[0], list(release.pythons)
     chosen = selected_pythons(release, [python])
     if not chosen:
-        raise UsageError(
+        raise CommandError.usage(
             f"Python {python} is not tested with series {release.series}",
             f"use one of {', '.join(release.pythons)} or a path to an interpreter",
         )
@@ -837,7 +837,7 @@ def run_bench(manifest, series_names, python, workspace, quick, callgrind, markd
     releases = [manifest.release(name) for name in series_names or manifest.releases]
     plans = [(release, *plan_pythons(release, python)) for release in releases]
     if jobs < 1:
-        raise UsageError("--jobs must be at least 1", "pass e.g. --jobs 2")
+        raise CommandError.usage("--jobs must be at least 1", "pass e.g. --jobs 2")
     valgrind = valgrind_executable() if callgrind else None
     sizes = QUICK if quick else FULL
     load_at_start = os.getloadavg()[0]

@@ -13,7 +13,7 @@ import os
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 from patchkit.core.fork import git, upstream_tag
 from patchkit.core.git import GitError
 from patchkit.core.interpreters import base_interpreter, python_version_of, selected_pythons
@@ -106,7 +106,7 @@ def run_pytest(interpreter, tree, report_path, title):
     command += ["--junitxml", str(report_path), "-o", "junit_family=xunit1"]
     status, output = stream_command(command, tree, env)
     if not report_path.exists():
-        raise OperationError(
+        raise CommandError(
             f"pytest wrote no report in {tree} (status {status}):\n{output[-2000:]}",
             "run the command again with the interpreter named to see pytest's error",
         )
@@ -166,10 +166,12 @@ def run_asgiref_suite(manifest, pythons, workspace):
     """Red/green of asgiref's suite on each requested Python; the exit status."""
     release = manifest.asgiref
     if release is None:
-        raise UsageError("scripts/releases.json pins no asgiref release", "add its asgiref entry")
+        raise CommandError.usage(
+            "scripts/releases.json pins no asgiref release", "add its asgiref entry"
+        )
     chosen = selected_pythons(release, pythons)
     if not chosen:
-        raise UsageError(
+        raise CommandError.usage(
             f"none of the Pythons {', '.join(pythons)} runs asgiref {release.version}",
             f"use one of {', '.join(release.pythons)} (its Requires-Python)",
         )

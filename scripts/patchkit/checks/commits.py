@@ -13,7 +13,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import (
     extract_commit,
@@ -235,7 +235,7 @@ def run_mutation_check(release, python, workspace):
     fork, workdir = prepared.fork, workspace.root
     sites = helper_call_sites(fork, release)
     if not sites:
-        raise OperationError(
+        raise CommandError(
             f"series {release.series} calls {HELPER}() nowhere in django/",
             "check that the series is applied",
         )

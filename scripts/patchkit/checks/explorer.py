@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import series_topics
 from patchkit.core.ledger import read_ledger
@@ -293,7 +293,7 @@ def explore_series(release, python, workspace, chains, examples=CI_EXAMPLES, exp
         oracle = run_oracle(release, prepared, interpreter, scratch, examples)
     flags = reports["patched"]["flags"]
     if flags != reports["pristine"]["flags"] or set(flags) != set(KINDS):
-        raise OperationError(
+        raise CommandError(
             "the two chain runs disagree on the catalogue's flags",
             "check scripts/payloads/explorer_worker/chain_catalogue.py",
         )
@@ -325,9 +325,11 @@ def run_explore(manifest, series_names, python, workspace, chains, examples=CI_E
     """Explore each series; print the counts; 1 if any chain is broken on patched
     or changed while working, or the oracle finds a failure."""
     if chains < 1:
-        raise UsageError("--chains must be at least 1", "pass e.g. --chains 2000")
+        raise CommandError.usage("--chains must be at least 1", "pass e.g. --chains 2000")
     if examples < 1:
-        raise UsageError("--examples must be at least 1", f"pass e.g. --examples {CI_EXAMPLES}")
+        raise CommandError.usage(
+            "--examples must be at least 1", f"pass e.g. --examples {CI_EXAMPLES}"
+        )
     releases = [manifest.release(name) for name in series_names or [manifest.default_series]]
     ok = True
     # With the asgiref series, the limitations asgiref causes must be gone.

@@ -18,7 +18,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import extract_commit, git, new_test_ids, upstream_tag
 from patchkit.core.git import GitError
@@ -211,7 +211,7 @@ def neutralised_source(source, name, hits_path):
     whatever depth of arguments, it returns the view it is given unchanged."""
     node = top_level_functions(source).get(name)
     if node is None:
-        raise OperationError(
+        raise CommandError(
             f"no top-level function {name}() to neutralise",
             "check that the series is applied",
         )
@@ -265,13 +265,13 @@ def run_neutralise_check(release, python, workspace, jobs=None):
     fork, workdir = prepared.fork, workspace.root
     decorators, others = series_decorators(fork, release)
     if not decorators:
-        raise OperationError(
+        raise CommandError(
             f"series {release.series} changes no decorator in {', '.join(DECORATOR_FILES)}",
             "check that the series is applied",
         )
     new = sorted(new_test_ids(fork, release, regression=False))
     if not new:
-        raise OperationError(
+        raise CommandError(
             f"series {release.series} adds no test", "check that the series is applied"
         )
     print(

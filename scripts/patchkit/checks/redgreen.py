@@ -4,7 +4,7 @@ patched series every test must pass. One table for the whole matrix."""
 
 import dataclasses
 
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 from patchkit.core.fork import REGRESSION_LABEL, new_test_ids, regression_dir
 from patchkit.core.interpreters import python_version_of, selected_pythons
 from patchkit.core.report import text_table, verdict_line
@@ -99,7 +99,9 @@ def run_series(release, pythons, workspace, pinned=()):
                     pinned,
                 )
             )
-        except OperationError as error:
+        except CommandError as error:
+            if error.is_usage:  # bad input stops the command, as before
+                raise
             cells.append(
                 Cell(
                     release.series,
@@ -194,7 +196,9 @@ def format_problems(cells):
 def run_redgreen(manifest, series_names, pythons, workspace):
     """Run the matrix, print the table; return the exit status."""
     if not regression_dir().is_dir():
-        raise UsageError(f"{regression_dir()} does not exist", "run from the project checkout")
+        raise CommandError.usage(
+            f"{regression_dir()} does not exist", "run from the project checkout"
+        )
     releases = [manifest.release(name) for name in series_names or manifest.releases]
     plan = [(release, selected_pythons(release, pythons)) for release in releases]
     if workspace.asgiref:
@@ -204,7 +208,7 @@ def run_redgreen(manifest, series_names, pythons, workspace):
             for release, chosen in plan
         ]
     if not any(chosen for _, chosen in plan):
-        raise UsageError(
+        raise CommandError.usage(
             f"none of the Pythons {', '.join(pythons)} is tested with the chosen series",
             "see the pythons of each series in scripts/releases.json",
         )

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 from patchkit.core.fork import series_topics
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
 from patchkit.core.report import text_table, verdict_line
@@ -123,7 +123,7 @@ def wait_until_serving(process, port, log_path):
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise OperationError(
+            raise CommandError(
                 f"the server exited with status {process.returncode}:\n"
                 f"{Path(log_path).read_text()[-3000:]}",
                 "read the server log above",
@@ -135,7 +135,7 @@ def wait_until_serving(process, port, log_path):
             return  # It answers; whether rightly is the load's business.
         except OSError:
             time.sleep(0.2)
-    raise OperationError(
+    raise CommandError(
         f"the server did not answer on port {port} within {START_TIMEOUT} s", f"read {log_path}"
     )
 
@@ -260,7 +260,9 @@ def run_serve_check(manifest, series, python, workspace, pristine, requests):
     """Patched must be clean on both servers; with pristine, the pristine release
     must show the failure on both. Return the exit status."""
     if requests < 1:
-        raise UsageError("--requests must be at least 1", f"pass e.g. --requests {REQUESTS}")
+        raise CommandError.usage(
+            "--requests must be at least 1", f"pass e.g. --requests {REQUESTS}"
+        )
     release = manifest.release(series)
     prepared, interpreter = prepare(release, workspace, python, reverted=pristine)
     fork = prepared.fork

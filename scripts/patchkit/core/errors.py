@@ -1,17 +1,24 @@
-"""The two failures every command reports as `error:` and `next step:` lines."""
+"""The one error every command raises: its message, the next step the user can
+take and the exit status; `cli` alone prints it as `error:` and `next step:` lines
+and returns the status (like Django's CommandError)."""
+
+FAILURE = 1  # the operation failed
+USAGE = 2  # bad input from the user
 
 
-class UsageError(Exception):
-    """Bad input from the user: exit status 2."""
+class CommandError(Exception):
+    """A command cannot go on: message, next step (or None) and exit status."""
 
-    def __init__(self, message, next_step):
+    def __init__(self, message, next_step, status=FAILURE):
         super().__init__(message)
         self.next_step = next_step
+        self.status = status
 
+    @classmethod
+    def usage(cls, message, next_step):
+        """Bad input from the user: exit status 2."""
+        return cls(message, next_step, status=USAGE)
 
-class OperationError(Exception):
-    """The operation failed: exit status 1."""
-
-    def __init__(self, message, next_step):
-        super().__init__(message)
-        self.next_step = next_step
+    @property
+    def is_usage(self):
+        return self.status == USAGE

@@ -8,7 +8,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.git import ISOLATED_CONFIG, GitError, run_git
 from patchkit.core.manifest import SCRIPTS_DIR, project_dir
 from patchkit.core.repostate import operation_in_progress as operation_state
@@ -173,7 +173,7 @@ def stand_in_files(release, read):
         if path != f"docs/releases/{release.stand_in}.txt" and text == read(path)
     ]
     if unchanged:
-        raise OperationError(
+        raise CommandError(
             f"the stand-in for main could not edit {', '.join(unchanged)} of Django "
             f"{release.version}: the release does not look as fork.py expects",
             "update stand_in_files() in scripts/patchkit/core/fork.py for this release",
@@ -216,7 +216,7 @@ def apply_series(repo, release):
     try:
         run_git([*args, *map(str, patch_files)], repo, COMMITTER_ENV)
     except GitError as error:
-        raise OperationError(
+        raise CommandError(
             f"the series {release.series} does not apply to {release.base_name}:\n{error.output}",
             f"fix the patch in {patches_dir(release)} "
             f"(see `git -C {repo} am --show-current-patch`)",
@@ -277,14 +277,14 @@ def remove_generated_fork(dest):
         shutil.rmtree(dest)
         return
     if not is_generated_fork(dest):
-        raise OperationError(
+        raise CommandError(
             f"refusing to replace {dest}: it is not a fork made by patchset.py "
             f"(no {CONFIG_SECTION}.series in its git config)",
             "move it away or pass another --dest",
         )
     work = unexported_work(dest)
     if work:
-        raise OperationError(
+        raise CommandError(
             f"refusing to replace {dest}: it has {' and '.join(work)}, which are not in "
             "the patch files",
             f"export them (`python3 scripts/patchset.py export --fork {dest}`) or move "

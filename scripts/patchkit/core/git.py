@@ -4,12 +4,14 @@ import os
 import subprocess
 import tempfile
 
+from patchkit.core.errors import CommandError
+
 # Our own forks must not depend on the user's git configuration: settings such as
 # core.autocrlf, format.* or commit.gpgsign would change commit ids or patch bytes.
 ISOLATED_CONFIG = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
 
-class GitError(Exception):
+class GitError(CommandError):
     """A git command failed; carries the command and git's own output."""
 
     def __init__(self, args, cwd, returncode, output):
@@ -17,7 +19,10 @@ class GitError(Exception):
         self.cwd = str(cwd)
         self.returncode = returncode
         self.output = output
-        super().__init__(f"`{self.command}` failed in {self.cwd}:\n{output.rstrip()}")
+        super().__init__(
+            f"`{self.command}` failed in {self.cwd}:\n{output.rstrip()}",
+            "fix the cause above and run the command again",
+        )
 
     @property
     def command(self):

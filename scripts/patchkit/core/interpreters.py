@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 
 
 def python_version_of(executable):
@@ -61,7 +61,7 @@ def first_available_python(release):
         found = find_python(version)
         if found:
             return found
-    raise OperationError(
+    raise CommandError(
         f"no Python {' or '.join(release.pythons)} found for series {release.series}",
         f"install one (e.g. `pyenv install {release.pythons[0]}`) or pass --python",
     )
@@ -82,7 +82,7 @@ def selected_pythons(release, requested):
 def check_python(release, python):
     """Refuse, before anything is touched, an X.Y the series is not tested on."""
     if python and not is_interpreter_path(python) and python not in release.pythons:
-        raise UsageError(
+        raise CommandError.usage(
             f"series {release.series} is tested on Python {', '.join(release.pythons)}, "
             f"not {python}",
             f"pass one of them with --python, e.g. --python {release.pythons[0]}",
@@ -97,7 +97,7 @@ def base_interpreter(release, python=None):
     check_python(release, python)
     found = find_python(python)
     if found is None:
-        raise OperationError(
+        raise CommandError(
             f"no Python {python} found for series {release.series}",
             f"install it (`pyenv install {python}`) or pass --python for another one",
         )

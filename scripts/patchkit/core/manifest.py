@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from patchkit.core.errors import UsageError
+from patchkit.core.errors import CommandError
 
 SCRIPTS_DIR = Path(__file__).resolve().parents[2]
 PAYLOADS_DIR = SCRIPTS_DIR / "payloads"
@@ -76,7 +76,7 @@ class Manifest:
         try:
             return self.releases[series]
         except KeyError:
-            raise UsageError(
+            raise CommandError.usage(
                 f"unknown series {series!r}",
                 f"use one of: {', '.join(self.releases)}",
             ) from None

@@ -8,7 +8,7 @@ import os
 import shlex
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.git import GitError, run_git
 
 
@@ -92,7 +92,7 @@ def operation_in_progress(checkout):
 def check_index_unlocked(checkout):
     lock = git_path(checkout, "index.lock")
     if lock.exists():
-        raise OperationError(
+        raise CommandError(
             f"{lock} exists: another git command is running in {checkout}, or one "
             "crashed and left its lock",
             "wait for that git command to end; if none is running, remove the file "
@@ -175,7 +175,7 @@ class RepositoryLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as error:
-                raise OperationError(
+                raise CommandError(
                     f"cannot write in the git folder of {self.checkout} "
                     f"({self.path}: {error.strerror})",
                     "make the repository writable for you, then run apply again",
@@ -186,7 +186,7 @@ class RepositoryLock:
                 os.close(fd)
                 if error.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
-                raise OperationError(
+                raise CommandError(
                     f"another `patchset.py apply` is running in {self.checkout}",
                     "wait for it to end (it says how it ended), then run apply again",
                 ) from None

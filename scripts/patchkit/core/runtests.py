@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.manifest import PAYLOADS_DIR
 
 RUNNER_DIR = PAYLOADS_DIR / "runner"
@@ -160,13 +160,13 @@ def run_runtests(
             status, output = stream_command(command, tree / "tests", env)
         expected = f"Testing against Django installed in '{tree / 'django'}'"
         if expected not in output:
-            raise OperationError(
+            raise CommandError(
                 f"runtests.py in {tree} did not test {tree / 'django'} "
                 "(its 'Testing against Django installed in' line differs or is missing)",
                 f"check PYTHONPATH and what is installed in the interpreter; read {where}",
             )
         if not results_path.exists():
-            raise OperationError(
+            raise CommandError(
                 f"runtests.py in {tree} recorded no results (exit status {status})",
                 f"read {where}",
             )

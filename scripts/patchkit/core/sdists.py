@@ -8,7 +8,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import find_python
 from patchkit.core.manifest import cache_dir
 
@@ -43,7 +43,7 @@ def download_sdist(release, target_dir):
     completed = subprocess.run(command, capture_output=True, text=True)
     downloaded = sorted(Path(target_dir).glob("*.tar.gz"))
     if completed.returncode != 0 or len(downloaded) != 1:
-        raise OperationError(
+        raise CommandError(
             f"pip could not download {release.display_name} {release.version}'s sdist:\n"
             + (completed.stdout + completed.stderr).strip(),
             "check that PyPI is reachable (pip config list) and retry",
@@ -55,7 +55,7 @@ def verify_sdist(path, release):
     actual = sha256_of(path)
     if actual != release.sha256:
         Path(path).unlink()
-        raise OperationError(
+        raise CommandError(
             f"checksum mismatch for {Path(path).name}: expected sha256 "
             f"{release.sha256}, got {actual}; the file was removed from the cache",
             f"run `python3 scripts/patchset.py fetch --series {release.series}` "
@@ -73,7 +73,7 @@ def fetch_sdist(release):
             with tempfile.TemporaryFile(dir=sdist_cache_dir()):
                 pass
         except OSError as error:
-            raise OperationError(
+            raise CommandError(
                 f"the sdist cache {sdist_cache_dir()} cannot be written ({error.strerror})",
                 "point PATCHSET_CACHE at a writable folder, or unset it",
             ) from None
@@ -99,7 +99,7 @@ def unpack_sdist(sdist_path, dest):
                 archive.extractall(scratch)
         tops = list(Path(scratch).iterdir())
         if len(tops) != 1 or not tops[0].is_dir():
-            raise OperationError(
+            raise CommandError(
                 f"{sdist_path} does not hold exactly one top folder",
                 "remove it from the cache and fetch again",
             )

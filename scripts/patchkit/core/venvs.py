@@ -5,7 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import python_version_of
 from patchkit.core.manifest import PROJECT_DIR
 
@@ -15,7 +15,7 @@ DJANGO_TEST_REQUIREMENTS = PROJECT_DIR / "requirements" / "django-tests.txt"
 def run_checked(command, what, next_step, cwd=None):
     completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     if completed.returncode != 0:
-        raise OperationError(
+        raise CommandError(
             f"{what} failed:\n{(completed.stdout + completed.stderr).strip()}", next_step
         )
     return completed.stdout
@@ -30,7 +30,7 @@ def create_venv(base_python, venv_dir):
         return python
     if venv_dir.exists():
         if not (venv_dir / "pyvenv.cfg").exists():
-            raise OperationError(
+            raise CommandError(
                 f"{venv_dir} exists and is not a virtualenv",
                 "move it away and run the command again",
             )

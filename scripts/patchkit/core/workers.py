@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 
 WORKER_TIMEOUT = 1800
 
@@ -21,14 +21,14 @@ def worker_env(tree, paths):
 
 def read_report(results_path, tree, name, log_path, command):
     if not Path(results_path).exists():
-        raise OperationError(
+        raise CommandError(
             f"the {name} run wrote no results:\n{Path(log_path).read_text()[-3000:]}",
             f"fix the error above and run {command} again",
         )
     report = json.loads(Path(results_path).read_text())
     expected_django = Path(tree) / "django" / "__init__.py"
     if Path(report["django_file"]).resolve() != expected_django.resolve():
-        raise OperationError(
+        raise CommandError(
             f"the {name} run imported {report['django_file']}, not {expected_django}",
             "check PYTHONPATH and what is installed in the interpreter",
         )

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.fork import (
     build_reverted_tree,
     extract_commit,
@@ -100,7 +100,7 @@ def install_asgiref_series(interpreter, workspace):
     release = workspace.asgiref
     version = python_version_of(interpreter)
     if version not in release.pythons:
-        raise OperationError(
+        raise CommandError(
             f"asgiref {release.version} does not run on Python {version} "
             f"(it supports {', '.join(release.pythons)})",
             "run the asgiref series with one of those Pythons",
@@ -134,7 +134,7 @@ def install_asgiref_series(interpreter, workspace):
             text=True,
         ).stdout.strip()
         if not installed or Path(installed).read_bytes() != (fork / path).read_bytes():
-            raise OperationError(
+            raise CommandError(
                 f"{interpreter} imports {module} from {installed or 'nowhere'}, "
                 "not the asgiref series'",
                 "remove that virtualenv and run the command again",

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from patchkit.core.applied import applied_prefix, changed_paths, files_added_by
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 from patchkit.core.fork import (
     STAND_IN_STUB,
     materialize_fork,
@@ -46,7 +46,7 @@ def django_version_of(checkout):
         body = ast.parse(init.read_bytes()).body
     except (SyntaxError, ValueError) as error:
         where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
-        raise OperationError(
+        raise CommandError(
             f"{init} is not valid Python{where}: its VERSION cannot be read",
             "fix the file, or pass --series explicitly",
         ) from None
@@ -64,7 +64,7 @@ def django_version_of(checkout):
                 and all(type(number) is int for number in value[:2])
             ):
                 return value[0], value[1]
-            raise OperationError(
+            raise CommandError(
                 f"VERSION in {init} (line {node.lineno}) is not a tuple that starts with "
                 'two numbers, such as (6, 1, 3, "final", 0)',
                 "fix it, or pass --series explicitly",
@@ -74,7 +74,7 @@ def django_version_of(checkout):
 
 def check_django_checkout(checkout):
     if not (checkout / "django" / "__init__.py").is_file():
-        raise UsageError(
+        raise CommandError.usage(
             f"{checkout} is not a Django checkout (no django/__init__.py)",
             "pass the top folder of your Django git clone",
         )
@@ -83,7 +83,7 @@ def check_django_checkout(checkout):
     except GitError:
         top = None
     if top is None or Path(top).resolve() != checkout.resolve():
-        raise UsageError(
+        raise CommandError.usage(
             f"{checkout} is not the top of a git checkout",
             "pass the top folder of your Django git clone",
         )
@@ -94,7 +94,7 @@ def series_for_checkout(checkout, manifest, series):
         return manifest.release(series)
     version = django_version_of(checkout)
     if version is None:
-        raise OperationError(
+        raise CommandError(
             f"no VERSION tuple in {checkout / 'django' / '__init__.py'}",
             "pass --series explicitly",
         )
@@ -103,7 +103,7 @@ def series_for_checkout(checkout, manifest, series):
         if release.stand_in == detected:
             return release  # Django's main branch, developing the next feature release
     if detected not in manifest.releases:
-        raise OperationError(
+        raise CommandError(
             f"Django {detected} (from {checkout / 'django' / '__init__.py'}) has no patch series",
             f"the series are {', '.join(manifest.releases)}; pass --series to pick one",
         )
@@ -186,7 +186,7 @@ def apply_to_user_fork(checkout, manifest, series=None):
     fully applied, or (if `git am --abort` failed) in git am."""
     checkout = Path(checkout).absolute()
     if not checkout.is_dir():
-        raise UsageError(
+        raise CommandError.usage(
             f"{checkout} is not a directory", "pass the top folder of your Django git clone"
         )
     run = Run()
@@ -211,45 +211,45 @@ def apply_to_user_fork(checkout, manifest, series=None):
 
 
 def after_interrupt(checkout, run):
-    """The OperationError that says where an interrupted run left checkout, after
+    """The CommandError that says where an interrupted run left checkout, after
     undoing the `git am` the run started, if it is stopped."""
     if run.am_started and am_in_progress(checkout):
         try:
             run_git(["am", "--abort"], checkout)
         except GitError as error:
-            return OperationError(
+            return CommandError(
                 f"interrupted while `git am` ran, and `git am --abort` failed:\n"
                 f"{error.output}\n{checkout} is stopped in git am",
                 f"finish with `{git_command(checkout, 'am', '--continue')}` or undo with "
                 f"`{git_command(checkout, 'am', '--abort')}`",
             )
         if head_commit(checkout) == run.head:
-            return OperationError(
+            return CommandError(
                 f"interrupted; the `git am` this run started was undone (`git am "
                 f"--abort`): {checkout} is as it was",
                 "run apply again",
             )
     if run.am_started and head_commit(checkout) != run.head:
-        return OperationError(
+        return CommandError(
             f"interrupted after `git am` had applied the series in {checkout}",
             "nothing to undo: the series is applied (apply again says so)",
         )
-    return OperationError(f"interrupted; nothing was changed in {checkout}", "run apply again")
+    return CommandError(f"interrupted; nothing was changed in {checkout}", "run apply again")
 
 
 def check_ready_to_apply(checkout):
     state = operation_in_progress(checkout)
     if state:
         _, what, next_step = state
-        raise OperationError(what, next_step)
+        raise CommandError(what, next_step)
     check_index_unlocked(checkout)
     if head_commit(checkout) is None:
-        raise OperationError(
+        raise CommandError(
             f"{checkout} has no commit yet",
             "commit your Django checkout first, then run apply again",
         )
     if run_git(["status", "--porcelain", "--untracked-files=no"], checkout).strip():
-        raise OperationError(
+        raise CommandError(
             f"{checkout} has uncommitted changes",
             f"commit or stash them (`{git_command(checkout, 'stash')}`), then run apply again",
         )
@@ -265,7 +265,7 @@ def apply_locked(checkout, manifest, series, run, interrupts):
         return 0
     try:
         detected = django_version_of(checkout)
-    except OperationError:
+    except CommandError:
         detected = None  # --series was given: the version is only for a warning
     detected = detected and f"{detected[0]}.{detected[1]}"
     if series and detected and detected not in (release.series, release.stand_in):
@@ -312,7 +312,7 @@ def check_missing_can_apply(checkout, missing):
     created = files_added_by(checkout, missing)
     there = tracked(checkout, created)
     if there:
-        raise OperationError(
+        raise CommandError(
             f"the series creates {', '.join(there)}, which HEAD already has in {checkout}: "
             "part of the series seems applied in a form apply does not recognise",
             f"see `{git_command(checkout, 'log', '--', *there)}`; to apply the series "
@@ -320,14 +320,14 @@ def check_missing_can_apply(checkout, missing):
         )
     occupied = in_the_way(checkout, created)
     if occupied:
-        raise OperationError(
+        raise CommandError(
             f"the series creates {'; '.join(occupied)} in {checkout}",
             "move it away, then run apply again",
         )
     paths = changed_paths(checkout, missing)
     crlf = files_with_crlf(checkout, paths)
     if crlf:
-        raise OperationError(
+        raise CommandError(
             f"{len(crlf)} file(s) the series changes have Windows line endings (CRLF) "
             f"in {checkout}, the patches Unix ones: {', '.join(crlf)}; nothing was changed",
             "if this is Django 4.2.12, move to 4.2.13 (4.2.12 was yanked from PyPI for "
@@ -338,7 +338,7 @@ def check_missing_can_apply(checkout, missing):
         )
     locked = unwritable_folders(checkout, paths)
     if locked:
-        raise OperationError(
+        raise CommandError(
             f"you cannot write in {', '.join(map(str, locked))}, where the series changes "
             f"files; nothing was changed",
             f"make {'it' if len(locked) == 1 else 'them'} writable "
@@ -374,7 +374,7 @@ def series_bundle(release):
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise OperationError(
+        raise CommandError(
             f"the series cache {folder} cannot be written ({error.strerror})",
             "point PATCHSET_CACHE at a writable folder, or unset it",
         ) from None
@@ -447,7 +447,7 @@ class SeriesBlobs:
 
 
 def am_with_blobs(checkout, release, patches, run):
-    """`git am -3` of patches, the blobs fetched; a stop is an OperationError that
+    """`git am -3` of patches, the blobs fetched; a stop is an CommandError that
     says why and what to do."""
     print(
         f"Applying {len(patches)} patch(es) of series {release.series} with `git am -3`...",
@@ -460,12 +460,12 @@ def am_with_blobs(checkout, release, patches, run):
         print(error.output, file=sys.stderr)
         if not am_in_progress(checkout):
             changed = "" if head_commit(checkout) == run.head else " and moved HEAD"
-            raise OperationError(
+            raise CommandError(
                 f"`git am` failed in {checkout}{changed} (its output is above)",
                 "fix what it names, then run apply again",
             ) from None
         what, next_step = why_am_stopped(checkout)
-        raise OperationError(
+        raise CommandError(
             f"a patch of series {release.series} did not apply: {what}; {checkout} is "
             "stopped in git am",
             next_step,

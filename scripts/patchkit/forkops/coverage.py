@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 from patchkit.core.fork import new_test_ids, operation_in_progress
 from patchkit.core.git import run_git
 from patchkit.core.manifest import PROJECT_DIR, SCRIPTS_DIR, Release
@@ -59,7 +59,7 @@ def point_releases(series_names, sample):
     chosen = {}
     for series in series_names:
         if series not in data:
-            raise UsageError(
+            raise CommandError.usage(
                 f"no point releases of series {series} in {POINT_RELEASES}",
                 f"use one of: {', '.join(data)}",
             )
@@ -148,7 +148,9 @@ def cover_or_fail(series_release, version, entry, python, workdir):
     alone, so the other release of the pair keeps its outcome."""
     try:
         return cover_release(series_release, version, entry, python, workdir)
-    except OperationError as error:
+    except CommandError as error:
+        if error.is_usage:  # bad input stops the command, as before
+            raise
         return Row(version, "failed", [], detail=" ".join(str(error).split())[:300])
 
 

@@ -5,7 +5,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.fork import (
     CONFIG_SECTION,
     git,
@@ -22,7 +22,7 @@ PATCH_FILES = "[0-9][0-9][0-9][0-9]-*.patch"
 
 def fork_series(fork):
     if not is_generated_fork(fork):
-        raise OperationError(
+        raise CommandError(
             f"{fork} is not a fork made by patchset.py",
             "run `python3 scripts/patchset.py materialize` first",
         )
@@ -38,20 +38,20 @@ def branch_to_export(fork, release, target):
     try:
         branch = git(["symbolic-ref", "-q", "--short", "HEAD"], fork).strip()
     except GitError:
-        raise OperationError(
+        raise CommandError(
             f"HEAD is detached in {fork}: export takes the commits of the branch checked out",
             f"{check_out}, then export again; patches/{release.series}/ is unchanged",
         ) from None
     try:
         git(["merge-base", "--is-ancestor", tag, branch], fork)
     except GitError:
-        raise OperationError(
+        raise CommandError(
             f"branch {branch}, checked out in {fork}, is not built on {tag}",
             f"{check_out}, then export again; patches/{release.series}/ is unchanged",
         ) from None
     commits = int(git(["rev-list", "--count", "--no-merges", f"{tag}..{branch}"], fork))
     if not commits and any(target.glob(PATCH_FILES)):
-        raise OperationError(
+        raise CommandError(
             f"branch {branch}, checked out in {fork}, has no commits after {tag}: "
             "exporting it would remove every patch file",
             f"{check_out}, then export again (or remove the files by hand); "
@@ -78,7 +78,7 @@ def replace_patch_files(target, fresh):
     except OSError as error:
         for partial in partials.values():
             partial.unlink(missing_ok=True)
-        raise OperationError(
+        raise CommandError(
             f"could not write the new patch files in {target} ({error.strerror}); "
             "the old ones are unchanged",
             "make room or fix the folder's permissions, then export again",
@@ -98,12 +98,12 @@ def export_series(fork, manifest, series=None):
     fork = Path(fork).absolute()
     release = manifest.package_release(series or fork_series(fork))
     if series and fork_series(fork) != series:
-        raise OperationError(
+        raise CommandError(
             f"{fork} holds series {fork_series(fork)}, not {series}",
             f"pass the fork of series {series} with --fork",
         )
     if operation_in_progress(fork):
-        raise OperationError(
+        raise CommandError(
             f"a `git am` or rebase is in progress in {fork}",
             f"finish it (`git -C {fork} am --continue`) or drop it, then export again",
         )

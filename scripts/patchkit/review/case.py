@@ -11,7 +11,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.evidence import LINT_TOOLS, read_evidence
 from patchkit.core.fork import (
     build_reverted_tree,
@@ -160,12 +160,12 @@ def run_demo(python, tree, import_from_tree):
         [python, str(DEMO)], env=env, cwd=DEMO.parent, capture_output=True, text=True
     )
     if completed.returncode != 0:
-        raise OperationError(
+        raise CommandError(
             f"the callable view demo failed:\n{completed.stderr}", f"run {DEMO} by hand"
         )
     result = json.loads(completed.stdout)
     if Path(result["django"]).parent != Path(tree) / "django":
-        raise OperationError(
+        raise CommandError(
             f"the demo imported {result['django']}, not {tree}", "use a fresh --workdir"
         )
     return result
@@ -925,7 +925,7 @@ def build_document(manifest, workspace, generated_on):
     document = render(TEMPLATE.read_text(), values)
     lines = pr_section_lines(document)
     if lines > PR_MAX_LINES:
-        raise OperationError(
+        raise CommandError(
             f"the pull request description would be {lines} lines (at most {PR_MAX_LINES})",
             f"shorten section 4 of {TEMPLATE.name}",
         )
@@ -947,7 +947,7 @@ def write_case(manifest, workspace, check):
     document = build_document(manifest, workspace, (check and generated_date(existing)) or today)
     if check:
         if existing != document:
-            raise OperationError(
+            raise CommandError(
                 f"{target.name} is not what the template and evidence give",
                 "run `python3 scripts/patchset.py case` and commit it",
             )

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import extract_commit, materialize_fork, upstream_tag
 from patchkit.core.report import verdict_line
@@ -82,7 +82,7 @@ def last_build_warnings(tree, target):
     """The warnings of the last `make <target>` in tree, for --compare-only."""
     path = warnings_file_of(tree, target)
     if not path.exists():
-        raise OperationError(
+        raise CommandError(
             f"no earlier `make {target}` in {tree}",
             "run the docs command without --compare-only first",
         )
@@ -107,7 +107,7 @@ def make_docs(venv, tree, target, label):
     completed = subprocess.run(command, cwd=docs, capture_output=True, text=True)
     lines = warnings_file.read_text().splitlines() if warnings_file.exists() else []
     if completed.returncode != 0 and not lines:
-        raise OperationError(
+        raise CommandError(
             f"`make {target}` failed in {docs}:\n{(completed.stdout + completed.stderr)[-2000:]}",
             "read the Sphinx output above",
         )

@@ -10,7 +10,7 @@ import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.manifest import SCRIPTS_DIR
@@ -51,7 +51,7 @@ def load_packages(names=None):
     packages = json.loads(PACKAGES_FILE.read_text())
     unknown = sorted(set(names or ()) - set(packages))
     if unknown:
-        raise UsageError(
+        raise CommandError.usage(
             f"unknown package(s): {', '.join(unknown)}",
             f"use some of: {', '.join(packages)} (see {PACKAGES_FILE.name})",
         )
@@ -147,7 +147,7 @@ def run_package_tests(python, package, source, tree, import_from_tree):
     env["PYTHONPATH"] = os.pathsep.join(paths)
     imported = django_imported_from(python, env, source)
     if imported != Path(tree) / "django":
-        raise OperationError(
+        raise CommandError(
             f"the tests would import Django from {imported}, not {tree}", "use a fresh --workdir"
         )
     with tempfile.TemporaryDirectory() as scratch:
@@ -188,7 +188,7 @@ def run_package_tests(python, package, source, tree, import_from_tree):
         tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
         print("\n".join(f"  {line}" for line in tail), flush=True)
         if not results.exists():
-            raise OperationError(
+            raise CommandError(
                 f"{source.name}'s tests recorded no results (exit status {completed.returncode})",
                 f"run the command above by hand in {source}",
             )
@@ -242,7 +242,9 @@ def run_ecosystem(manifest, series, python, workspace, names):
             venv_python = fork_interpreter(release, workspace, trees.fork, python, name)
             summary["python"] = python_version_of(venv_python)
             entry = run_one_package(venv_python, name, package, release, workspace, trees)
-        except OperationError as error:
+        except CommandError as error:
+            if error.is_usage:  # bad input stops the command, as before
+                raise
             # One package that cannot be installed or run is reported, not fatal:
             # the others' evidence still counts, and the verdict says it failed.
             print(f"error: {name}: {error}\nnext step: {error.next_step}", flush=True)

@@ -7,7 +7,7 @@ import platform
 import time
 from pathlib import Path
 
-from patchkit.core.errors import OperationError
+from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import new_test_ids
 from patchkit.core.interpreters import python_version_of
@@ -43,7 +43,7 @@ def install_suite_requirements(python, fork):
             "",
         )
         return []
-    except OperationError:
+    except CommandError:
         print("Some requirements do not install here; installing them one by one...", flush=True)
     skipped = []
     for requirement in requirement_lines(requirements):
@@ -53,7 +53,7 @@ def install_suite_requirements(python, fork):
                 f"installing {requirement}",
                 "",
             )
-        except OperationError:
+        except CommandError:
             print(f"  skipped (does not install here): {requirement}", flush=True)
             skipped.append(requirement)
     return skipped

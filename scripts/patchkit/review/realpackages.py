@@ -12,7 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from patchkit.core.errors import OperationError, UsageError
+from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import extract_commit
 from patchkit.core.interpreters import check_python, python_version_of
@@ -62,7 +62,7 @@ def load_real_packages(names=None, path=PACKAGES_FILE):
     packages = manifest["packages"]
     unknown = sorted(set(names or ()) - set(packages))
     if unknown:
-        raise UsageError(
+        raise CommandError.usage(
             f"unknown package(s): {', '.join(unknown)}",
             f"use some of: {', '.join(packages)} (see {Path(path).name})",
         )
@@ -75,7 +75,7 @@ def startproject_middleware(tree):
     template = Path(tree) / "django/conf/project_template/project_name/settings.py-tpl"
     match = re.search(r"^MIDDLEWARE = (\[.*?\])", template.read_text(), re.MULTILINE | re.DOTALL)
     if not match:
-        raise OperationError(f"no MIDDLEWARE list in {template}", "check the tree")
+        raise CommandError(f"no MIDDLEWARE list in {template}", "check the tree")
     return ast.literal_eval(match.group(1))
 
 
@@ -300,7 +300,7 @@ def row_id(row):
 def infer_async_only(source):
     """base.py's source with INFERENCE after load_middleware reads the flags."""
     if INSPECT_IMPORT not in source or source.count(CAN_ASYNC_LINE) != 1:
-        raise OperationError(
+        raise CommandError(
             "django/core/handlers/base.py does not read async_capable as expected",
             "update INFERENCE's anchors in scripts/patchkit/review/realpackages.py",
         )
@@ -336,7 +336,7 @@ def fetch_wheel(python, name, package):
             "check that PyPI is reachable",
         )
     if sha256_of(path) != package["sha256"]:
-        raise OperationError(
+        raise CommandError(
             f"{path} has sha256 {sha256_of(path)}, not {package['sha256']}",
             f"remove {path} and run again; if it persists, PyPI's file changed",
         )
@@ -497,7 +497,7 @@ def update_doc(evidence, path=DOC):
     begin, end = doc_markers(evidence["series"])
     text = Path(path).read_text()
     if begin not in text or end not in text:
-        raise OperationError(f"{path} has no {begin} ... {end} block", f"add them to {path}")
+        raise CommandError(f"{path} has no {begin} ... {end} block", f"add them to {path}")
     trees = [tree for tree in TREES if tree in evidence["served"]]
     table = format_rows(evidence["rows"], trees, markdown=True)
     head, rest = text.split(begin, 1)
