@@ -68,6 +68,18 @@ def isolated_git(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def progress_printed():
+    """Progress lines go where the CLI sends them, also when a test calls a command's
+    function directly."""
+    from patchkit.cli import show_progress
+    from patchkit.core.report import set_progress
+
+    previous = set_progress(show_progress)
+    yield
+    set_progress(previous)
+
+
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A project folder with patches/, a cache holding the fake sdists and a manifest

@@ -10,7 +10,9 @@ import argparse
 import sys
 
 from patchkit.core.errors import CommandError
+from patchkit.core.evidence import write_evidence
 from patchkit.core.manifest import PROJECT_DIR, load_manifest
+from patchkit.core.report import Outcome, set_progress, verdict_line
 from patchkit.core.workspace import Workspace
 
 
@@ -526,6 +528,25 @@ def build_parser():
     return parser
 
 
+def show_progress(line):
+    print(line, flush=True)
+
+
+def finish(outcome):
+    """Print a command's report, write its evidence, print its verdict; return its
+    exit status. A handler that returns a plain status has printed nothing."""
+    if not isinstance(outcome, Outcome):
+        return outcome
+    for line in outcome.lines:
+        print(line)
+    for name, data in outcome.evidence.items():
+        path = write_evidence(name, data)
+        print(f"Summary written to {path}")
+    if outcome.verdict:
+        print(verdict_line(outcome.ok, outcome.detail))
+    return outcome.exit_status
+
+
 def report_error(message, next_step):
     print(f"error: {message}", file=sys.stderr)
     if next_step:
@@ -538,10 +559,13 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exit:  # argparse reports usage errors itself
         return exit.code if isinstance(exit.code, int) else 2
+    set_progress(show_progress)
     try:
         manifest = load_manifest()
-        return args.handler(args, manifest)
+        return finish(args.handler(args, manifest))
     except CommandError as error:
+        if error.tool_output:
+            print(error.tool_output.rstrip(), file=sys.stderr)
         report_error(error, error.next_step)
         return error.status
     except OSError as error:  # a path that is missing, unwritable or in use

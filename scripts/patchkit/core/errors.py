@@ -7,12 +7,14 @@ USAGE = 2  # bad input from the user
 
 
 class CommandError(Exception):
-    """A command cannot go on: message, next step (or None) and exit status."""
+    """A command cannot go on: message, next step (or None) and exit status;
+    tool_output: what a tool said that the user must see above the error."""
 
-    def __init__(self, message, next_step, status=FAILURE):
+    def __init__(self, message, next_step, status=FAILURE, tool_output=None):
         super().__init__(message)
         self.next_step = next_step
         self.status = status
+        self.tool_output = tool_output
 
     @classmethod
     def usage(cls, message, next_step):

@@ -11,6 +11,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.git import ISOLATED_CONFIG, GitError, run_git
 from patchkit.core.manifest import SCRIPTS_DIR, project_dir
+from patchkit.core.report import progress
 from patchkit.core.repostate import operation_in_progress as operation_state
 from patchkit.core.sdists import fetch_sdist, unpack_sdist
 
@@ -96,7 +97,7 @@ def tagged_commit(repo, tag, announce, fill_index, message, parents=()):
     commit = existing_tag(repo, tag)
     if commit:
         return commit
-    print(announce, flush=True)
+    progress(announce)
     with tempfile.TemporaryDirectory() as scratch:
         index_env = {**IMPORT_ENV, "GIT_INDEX_FILE": str(Path(scratch) / "index")}
         fill_index(index_env, Path(scratch))
@@ -211,7 +212,7 @@ def apply_series(repo, release):
     patch_files = series_patch_files(release)
     if not patch_files:
         return
-    print(f"Applying {len(patch_files)} patch(es) of series {release.series}...", flush=True)
+    progress(f"Applying {len(patch_files)} patch(es) of series {release.series}...")
     args = ["am", "--keep-non-patch", "--committer-date-is-author-date"]
     try:
         run_git([*args, *map(str, patch_files)], repo, COMMITTER_ENV)
@@ -322,7 +323,7 @@ def materialize_fork(dest, release):
     git(["config", "--local", "gc.auto", "0"], dest)
     git(["config", "--local", f"{CONFIG_SECTION}.building", "true"], dest)
     commit = import_release(dest, release, sdist_path)
-    print(f"Checking out {upstream_tag(release)} ({commit[:12]}) in {dest}...", flush=True)
+    progress(f"Checking out {upstream_tag(release)} ({commit[:12]}) in {dest}...")
     git(["reset", "-q", "--hard", commit], dest)
     apply_series(dest, release)
     git(["config", "--local", f"{CONFIG_SECTION}.series", release.series], dest)
@@ -332,7 +333,7 @@ def materialize_fork(dest, release):
     head = git(["rev-parse", "HEAD"], dest).strip()
     git(["config", "--local", f"{CONFIG_SECTION}.head", head], dest)
     git(["config", "--local", "--unset", f"{CONFIG_SECTION}.building"], dest)
-    print(f"Fork ready: {dest} on {patched_branch(release)} at {head[:12]}", flush=True)
+    progress(f"Fork ready: {dest} on {patched_branch(release)} at {head[:12]}")
     return dest
 
 

@@ -14,7 +14,7 @@ def python_version_of(executable):
     has no version selected)."""
     try:
         completed = subprocess.run(
-            [executable, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            [executable, "-c", "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"],
             capture_output=True,
             text=True,
             timeout=60,

@@ -1,4 +1,8 @@
-"""Tables and verdict lines: how every command prints its result."""
+"""Tables, verdict lines, the one progress function and the Outcome a command
+returns: how every command reports, though only cli prints."""
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 
 def text_table(rows, rule=False, indent="", right_align_numbers=False):
@@ -31,3 +35,57 @@ def markdown_table(header, rows):
 
 def verdict_line(ok, detail=""):
     return f"verdict: {'OK' if ok else 'FAILED'}" + (f" ({detail})" if detail else "")
+
+
+# Progress --------------------------------------------------------------------
+# Core and commands report what they are doing through progress(); only the
+# listener cli installs writes it anywhere, so a caller can silence it.
+
+_listener = None
+
+
+def set_progress(listener):
+    """Send progress lines to listener(line), or nowhere with None; return the
+    previous listener."""
+    global _listener
+    previous, _listener = _listener, listener
+    return previous
+
+
+def progress(message=""):
+    """One line of live progress (a step starting, a run's log file)."""
+    if _listener is not None:
+        _listener(message)
+
+
+@contextmanager
+def silenced_progress():
+    """No progress lines while the block runs (work the user did not ask about)."""
+    previous = set_progress(None)
+    try:
+        yield
+    finally:
+        set_progress(previous)
+
+
+# Outcome ---------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What a command found, as data: cli prints the report lines, writes each
+    evidence summary (name -> plain data) and prints the verdict, then exits with
+    status (default: 0 when ok, else 1)."""
+
+    ok: bool
+    lines: list = field(default_factory=list)
+    evidence: dict = field(default_factory=dict)
+    detail: str = ""
+    status: int | None = None
+    verdict: bool = True  # False: a report with no verdict line (e.g. bench)
+
+    @property
+    def exit_status(self):
+        if self.status is not None:
+            return self.status
+        return 0 if self.ok else 1

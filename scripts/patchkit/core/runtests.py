@@ -14,6 +14,7 @@ from pathlib import Path
 
 from patchkit.core.errors import CommandError
 from patchkit.core.manifest import PAYLOADS_DIR
+from patchkit.core.report import progress
 
 RUNNER_DIR = PAYLOADS_DIR / "runner"
 FAILING_OUTCOMES = {"fail", "error"}
@@ -156,7 +157,7 @@ def run_runtests(
                 command, tree / "tests", env, log_path, board or ProgressBoard(), name
             )
         else:
-            print(f"$ cd {tree / 'tests'} && {' '.join(command)}", flush=True)
+            progress(f"$ cd {tree / 'tests'} && {' '.join(command)}")
             status, output = stream_command(command, tree / "tests", env)
         expected = f"Testing against Django installed in '{tree / 'django'}'"
         if expected not in output:

@@ -11,6 +11,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import find_python
 from patchkit.core.manifest import cache_dir
+from patchkit.core.report import progress
 
 
 def sdist_cache_dir():
@@ -39,7 +40,7 @@ def download_sdist(release, target_dir):
     if python is None:
         command += ["--python-version", release.pythons[0], "--only-binary=:none:"]
     command.append(f"{release.package}=={release.version}")
-    print(f"Downloading the sdist of {release.base_name} with pip...", flush=True)
+    progress(f"Downloading the sdist of {release.base_name} with pip...")
     completed = subprocess.run(command, capture_output=True, text=True)
     downloaded = sorted(Path(target_dir).glob("*.tar.gz"))
     if completed.returncode != 0 or len(downloaded) != 1:
@@ -81,7 +82,7 @@ def fetch_sdist(release):
             downloaded = download_sdist(release, scratch)
             verify_sdist(downloaded, release)
             shutil.move(str(downloaded), cached)
-        print(f"Saved {cached}", flush=True)
+        progress(f"Saved {cached}")
         return cached
     verify_sdist(cached, release)
     return cached

@@ -8,6 +8,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import python_version_of
 from patchkit.core.manifest import PROJECT_DIR
+from patchkit.core.report import progress
 
 DJANGO_TEST_REQUIREMENTS = PROJECT_DIR / "requirements" / "django-tests.txt"
 
@@ -26,7 +27,7 @@ def create_venv(base_python, venv_dir):
     python = venv_dir / "bin" / "python"
     wanted = python_version_of(base_python)
     if python.exists() and python_version_of(python) == wanted:
-        print(f"Reusing the virtualenv {venv_dir} (Python {wanted})", flush=True)
+        progress(f"Reusing the virtualenv {venv_dir} (Python {wanted})")
         return python
     if venv_dir.exists():
         if not (venv_dir / "pyvenv.cfg").exists():
@@ -34,9 +35,9 @@ def create_venv(base_python, venv_dir):
                 f"{venv_dir} exists and is not a virtualenv",
                 "move it away and run the command again",
             )
-        print(f"Replacing the virtualenv {venv_dir} (not Python {wanted})", flush=True)
+        progress(f"Replacing the virtualenv {venv_dir} (not Python {wanted})")
         shutil.rmtree(venv_dir)
-    print(f"Creating the virtualenv {venv_dir} with {base_python}...", flush=True)
+    progress(f"Creating the virtualenv {venv_dir} with {base_python}...")
     run_checked(
         [base_python, "-m", "venv", str(venv_dir)],
         f"creating {venv_dir}",
@@ -59,9 +60,7 @@ def ensure_pip(python):
 def install_fork(python, fork, requirements=DJANGO_TEST_REQUIREMENTS):
     """Install the fork editable plus a requirements file (by default what
     runtests.py needs) into python's env, in one pip run."""
-    print(
-        f"Installing {fork} (editable) and {Path(requirements).name} into {python}...", flush=True
-    )
+    progress(f"Installing {fork} (editable) and {Path(requirements).name} into {python}...")
     ensure_pip(python)
     run_checked(
         [python, "-m", "pip", "install", "-q", "-e", str(fork), "-r", str(requirements)],
@@ -72,7 +71,7 @@ def install_fork(python, fork, requirements=DJANGO_TEST_REQUIREMENTS):
 
 def install_requirements(python, requirements):
     """pip install -r requirements into python's env (already there: a quick no-op)."""
-    print(f"Installing {Path(requirements).name} into {python}...", flush=True)
+    progress(f"Installing {Path(requirements).name} into {python}...")
     ensure_pip(python)
     run_checked(
         [python, "-m", "pip", "install", "-q", "-r", str(requirements)],

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
+from patchkit.core.report import progress
 
 WORKER_TIMEOUT = 1800
 
@@ -41,7 +42,7 @@ def run_side_by_side(python, trees, script, args, scratch, command, what, paths=
     report}. Logs go to scratch."""
     running = {}
     for name, tree in trees.items():
-        print(f"Running {what} with the {name} django ({tree / 'django'})...", flush=True)
+        progress(f"Running {what} with the {name} django ({tree / 'django'})...")
         results_path = Path(scratch) / f"{Path(script).stem}-{name}.json"
         log_path = Path(scratch) / f"{Path(script).stem}-{name}.log"
         log = open(log_path, "w")

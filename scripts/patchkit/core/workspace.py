@@ -21,6 +21,7 @@ from patchkit.core.interpreters import (
     python_version_of,
 )
 from patchkit.core.manifest import project_dir
+from patchkit.core.report import progress
 from patchkit.core.venvs import DJANGO_TEST_REQUIREMENTS, create_venv, install_fork, run_checked
 
 
@@ -71,7 +72,7 @@ class Trees:
 def prepare_trees(release, workspace, reverted=True):
     fork = materialize_fork(workspace.fork(release), release)
     if reverted:
-        print("Building the reverted tree (django/ as released, patched tests/)...", flush=True)
+        progress("Building the reverted tree (django/ as released, patched tests/)...")
     return Trees(release, fork, build_reverted_tree(fork, release) if reverted else None)
 
 
@@ -109,7 +110,7 @@ def install_asgiref_series(interpreter, workspace):
     changed = git(
         ["diff", "--name-only", upstream_tag(release), "HEAD", "--", release.source_dir], fork
     ).split()
-    print(f"Installing the asgiref series ({fork}) into {interpreter}...", flush=True)
+    progress(f"Installing the asgiref series ({fork}) into {interpreter}...")
     with tempfile.TemporaryDirectory() as scratch:
         source = extract_commit(fork, "HEAD", Path(scratch) / "asgiref", link_regression=False)
         run_checked(
@@ -129,7 +130,7 @@ def install_asgiref_series(interpreter, workspace):
     for path in changed:
         module = path.removesuffix(".py").replace("/", ".")
         installed = subprocess.run(
-            [interpreter, "-c", f"import {module}; print({module}.__file__)"],
+            [interpreter, "-c", f"import sys, {module}; sys.stdout.write({module}.__file__)"],
             capture_output=True,
             text=True,
         ).stdout.strip()

@@ -2,13 +2,10 @@
 blobs the patches were made against, never leaving a patch silently dropped."""
 
 import ast
-import contextlib
 import hashlib
-import io
 import os
 import re
 import shlex
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from patchkit.core.fork import (
 from patchkit.core.git import GitError, run_git
 from patchkit.core.interrupts import Interrupts
 from patchkit.core.manifest import cache_dir
+from patchkit.core.report import progress, silenced_progress
 from patchkit.core.repostate import (
     RepositoryLock,
     am_in_progress,
@@ -261,7 +259,7 @@ def apply_locked(checkout, manifest, series, run, interrupts):
     release = series_for_checkout(checkout, manifest, series)
     patch_files = series_patch_files(release)
     if not patch_files:
-        print(f"Series {release.series} has no patches: nothing to apply.")
+        progress(f"Series {release.series} has no patches: nothing to apply.")
         return 0
     try:
         detected = django_version_of(checkout)
@@ -269,30 +267,30 @@ def apply_locked(checkout, manifest, series, run, interrupts):
         detected = None  # --series was given: the version is only for a warning
     detected = detected and f"{detected[0]}.{detected[1]}"
     if series and detected and detected not in (release.series, release.stand_in):
-        print(
+        progress(
             f"Warning: your checkout is Django {detected}; applying series "
             f"{release.series} as asked."
         )
     try:
         run_git(["symbolic-ref", "-q", "HEAD"], checkout)
     except GitError:
-        print("Warning: HEAD is detached; the commits will not be on a branch.")
+        progress("Warning: HEAD is detached; the commits will not be on a branch.")
     blobs = SeriesBlobs(checkout, release)
     try:
         done, reworked = applied_prefix(checkout, patch_files, blobs.fetch)
         for patch in patch_files[:done]:
             if patch in reworked:
-                print(f"Already applied: {patch.name}, as your commit {reworked[patch][:12]}")
+                progress(f"Already applied: {patch.name}, as your commit {reworked[patch][:12]}")
             elif done < len(patch_files):
-                print(f"Already applied: {patch.name}")
+                progress(f"Already applied: {patch.name}")
         if done == len(patch_files):
-            print(f"Series {release.series} is already applied in {checkout}: nothing to do.")
+            progress(f"Series {release.series} is already applied in {checkout}: nothing to do.")
             return 0
         missing = patch_files[done:]
         check_missing_can_apply(checkout, missing)
         version = full_version_of(checkout)
         if version and version != release.version and not release.stand_in:
-            print(
+            progress(
                 f"The series was made on Django {release.version}; your checkout is "
                 f"{version}: git am -3 merges the differences."
             )
@@ -302,8 +300,8 @@ def apply_locked(checkout, manifest, series, run, interrupts):
         with interrupts.held_back():
             blobs.remove()
     for patch in missing:
-        print(f"Applied: {patch.name}")
-    print(f"Series {release.series} applied in {checkout}.")
+        progress(f"Applied: {patch.name}")
+    progress(f"Series {release.series} applied in {checkout}.")
     return 0
 
 
@@ -364,10 +362,9 @@ def series_bundle(release):
         expected = checksum.read_text().strip() if checksum.is_file() else None
         if expected == file_sha256(bundle):
             return bundle
-        print(
+        progress(
             f"The cached series bundle {bundle} is damaged (its sha256 is not the one "
-            f"in {checksum.name}): building it again.",
-            flush=True,
+            f"in {checksum.name}): building it again."
         )
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -379,7 +376,7 @@ def series_bundle(release):
             "point PATCHSET_CACHE at a writable folder, or unset it",
         ) from None
     with tempfile.TemporaryDirectory(dir=folder) as scratch:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with silenced_progress():  # the fork is ours, its steps are not the user's
             base = materialize_fork(Path(scratch) / "series", release)
         partial = Path(scratch) / "series.bundle"
         run_git(["bundle", "create", "-q", str(partial), patched_branch(release)], base)
@@ -412,10 +409,7 @@ class SeriesBlobs:
     def fetch(self):
         if self.fetched:
             return
-        print(
-            f"Fetching the files the series was made against ({self.release.base_name})...",
-            flush=True,
-        )
+        progress(f"Fetching the files the series was made against ({self.release.base_name})...")
         bundle = series_bundle(self.release)
         self.fetched = True  # from here on remove() has a ref to delete
         branch = patched_branch(self.release)
@@ -439,34 +433,31 @@ class SeriesBlobs:
         try:
             run_git(["update-ref", "-d", BLOBS_REF], self.checkout)
         except GitError as error:
-            print(
+            progress(
                 f"warning: {BLOBS_REF} could not be deleted ({error.output}); delete it "
-                f"with `{git_command(self.checkout, 'update-ref', '-d', BLOBS_REF)}`",
-                file=sys.stderr,
+                f"with `{git_command(self.checkout, 'update-ref', '-d', BLOBS_REF)}`"
             )
 
 
 def am_with_blobs(checkout, release, patches, run):
     """`git am -3` of patches, the blobs fetched; a stop is an CommandError that
     says why and what to do."""
-    print(
-        f"Applying {len(patches)} patch(es) of series {release.series} with `git am -3`...",
-        flush=True,
-    )
+    progress(f"Applying {len(patches)} patch(es) of series {release.series} with `git am -3`...")
     run.am_started = True
     try:
         run_git(["am", "-3", "--keep-non-patch", *map(str, patches)], checkout)
     except GitError as error:
-        print(error.output, file=sys.stderr)
         if not am_in_progress(checkout):
             changed = "" if head_commit(checkout) == run.head else " and moved HEAD"
             raise CommandError(
                 f"`git am` failed in {checkout}{changed} (its output is above)",
                 "fix what it names, then run apply again",
+                tool_output=error.output,
             ) from None
         what, next_step = why_am_stopped(checkout)
         raise CommandError(
             f"a patch of series {release.series} did not apply: {what}; {checkout} is "
             "stopped in git am",
             next_step,
+            tool_output=error.output,
         ) from None
