@@ -316,15 +316,14 @@ def test_a_survivor_fails_the_check():
     assert "decorators.tests.T.test_header\n" in report
     assert "csrf_exempt  django/x.py:1  4                  0          SURVIVED\n" in report
     assert "SURVIVED (tests went red, but it was never applied to a view)" in report
-    assert "decorators killed: 1 of 3" in report
-    assert report.endswith("verdict: FAILED")
+    assert report.endswith("  decorators killed: 1 of 3")
 
 
 def test_every_decorator_killed_passes():
     results = [result("never_cache", ["decorators.tests.T.test_header"], 2)]
     report, ok = neutralise.format_neutralise_results(Release, "/no/python", results)
     assert ok
-    assert report.endswith("verdict: OK")
+    assert report.endswith("  decorators killed: 1 of 1")
 
 
 def test_jobs_share_the_trees_one_task_at_a_time():

@@ -69,7 +69,7 @@ def cmd_test(args, manifest):
     """materialize in WORKDIR and run Django's tests (tox envs call this)"""
     from patchkit.checks.labels import labels_for, run_series_tests
 
-    status, _, _ = run_series_tests(
+    outcome, _, _ = run_series_tests(
         manifest,
         manifest.release(args.series),
         workspace_of(args, manifest),
@@ -79,7 +79,7 @@ def cmd_test(args, manifest):
         args.parallel,
         args.verbose,
     )
-    return status
+    return outcome
 
 
 def cmd_apply(args, manifest):

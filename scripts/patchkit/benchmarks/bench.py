@@ -17,7 +17,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import python_version_of, selected_pythons
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
-from patchkit.core.report import markdown_table
+from patchkit.core.report import markdown_table, progress
 from patchkit.core.workspace import fork_interpreter, prepare
 
 WORKER = PAYLOADS_DIR / "bench_worker" / "run_bench.py"
@@ -267,7 +267,7 @@ def measure_timing(series, python, trees, sizes, scratch):
     timing = {name: [] for name in TREES}
     for pair in range(1, sizes.pairs + 1):
         for name in TREES:
-            print(f"  {series}: timing pair {pair}/{sizes.pairs}: {name}", flush=True)
+            progress(f"  {series}: timing pair {pair}/{sizes.pairs}: {name}")
             report = run_worker(python, trees[name], name, "timing", sizes, scratch)
             timing[name].append(report["results"])
     return timing
@@ -289,10 +289,9 @@ def measure_callgrind(series, python, trees, sizes, scratch, valgrind):
     counts = {name: [] for name in CALLGRIND_TREES}
     for layout in range(sizes.callgrind_layouts):
         for name in CALLGRIND_TREES:
-            print(
+            progress(
                 f"  {series}: callgrind layout {layout + 1}/{sizes.callgrind_layouts}: "
-                f"{name} (slow: everything runs under valgrind)",
-                flush=True,
+                f"{name} (slow: everything runs under valgrind)"
             )
             out_file = Path(scratch) / f"callgrind-{name}-{layout}.out"
             report = run_worker(
@@ -311,7 +310,7 @@ def measure_callgrind(series, python, trees, sizes, scratch, valgrind):
 
 
 def measure_hops(series, python, trees, sizes, scratch):
-    print(f"  {series}: thread hops", flush=True)
+    progress(f"  {series}: thread hops")
     return {
         name: run_worker(python, trees[name], name, "hops", sizes, scratch)["results"]
         for name in TREES
@@ -322,7 +321,7 @@ def measure_detection(release, pythons, workspace, fork, sizes, scratch):
     detection = {}
     for version in pythons:
         interpreter = fork_interpreter(release, workspace, fork, version)
-        print(f"  {release.series}: detection on Python {version}", flush=True)
+        progress(f"  {release.series}: detection on Python {version}")
         report = run_worker(interpreter, fork, "patched", "detect", sizes, scratch)
         detection[report["python"]] = report["results"]
     return detection
@@ -332,10 +331,9 @@ def measure_series(release, python_version, detect_pythons, workspace, sizes, va
     prepared, python = prepare(release, workspace, python_version)
     fork = prepared.fork
     trees = {"pristine": prepared.reverted, "patched": fork}
-    print(
+    progress(
         f"Benchmarking series {release.series} ({release.base_name}) "
-        f"on Python {python_version_of(python)}...",
-        flush=True,
+        f"on Python {python_version_of(python)}..."
     )
     with tempfile.TemporaryDirectory() as scratch:
         timing = measure_timing(release.series, python, trees, sizes, scratch)
@@ -849,7 +847,7 @@ def run_bench(manifest, series_names, python, workspace, quick, callgrind, markd
             for release, request_python, detect_pythons in plans
         ]
         results = [future.result() for future in futures]
-    print()
+    progress()
     print(results_tables(results))
     print(summary_text(results))
     if markdown:

@@ -18,7 +18,7 @@ from patchkit.core.fork import git, upstream_tag
 from patchkit.core.git import GitError
 from patchkit.core.interpreters import base_interpreter, python_version_of, selected_pythons
 from patchkit.core.manifest import PROJECT_DIR
-from patchkit.core.report import text_table, verdict_line
+from patchkit.core.report import Outcome, progress, text_table
 from patchkit.core.runtests import FAILING_OUTCOMES, stream_command
 from patchkit.core.venvs import create_venv, ensure_pip, run_checked
 from patchkit.core.workspace import prepare_trees
@@ -97,7 +97,7 @@ def junit_outcomes(report_path):
 
 def run_pytest(interpreter, tree, report_path, title):
     """asgiref's suite in tree, asgiref imported from tree; {item id: outcome}."""
-    print(f"\n=== {title} ===", flush=True)
+    progress(f"\n=== {title} ===")
     report_path = Path(report_path)
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.unlink(missing_ok=True)
@@ -153,7 +153,7 @@ def asgiref_interpreter(release, workspace, python):
     venv = workspace.venv("asgiref-tests", python_version_of(base))
     interpreter = create_venv(base, venv)
     ensure_pip(interpreter)
-    print(f"Installing {ASGIREF_TEST_REQUIREMENTS.name} into {interpreter}...", flush=True)
+    progress(f"Installing {ASGIREF_TEST_REQUIREMENTS.name} into {interpreter}...")
     run_checked(
         [str(interpreter), "-m", "pip", "install", "-q", "-r", str(ASGIREF_TEST_REQUIREMENTS)],
         f"installing {ASGIREF_TEST_REQUIREMENTS.name}",
@@ -195,13 +195,15 @@ def run_asgiref_suite(manifest, pythons, workspace):
             f"asgiref series, Python {version}: asgiref/ as released",
         )
         cells.append(judge(SuiteCell(version, patched, pristine, new_functions)))
-    print_matrix(release, cells, new_functions)
     ok = all(cell.ok for cell in cells)
-    print(verdict_line(ok, f"{sum(c.ok for c in cells)}/{len(cells)} Pythons"))
-    return 0 if ok else 1
+    return Outcome(
+        ok,
+        matrix_lines(release, cells, new_functions),
+        detail=f"{sum(c.ok for c in cells)}/{len(cells)} Pythons",
+    )
 
 
-def print_matrix(release, cells, new_functions):
+def matrix_lines(release, cells, new_functions):
     def count(outcomes, wanted, only_new=False):
         return sum(
             1
@@ -221,10 +223,13 @@ def print_matrix(release, cells, new_functions):
                 "OK" if cell.ok else "FAILED",
             )
         )
-    print()
-    print(f"Red/green of asgiref's own suite, patches/asgiref/ on asgiref {release.version}")
-    print(text_table(rows, rule=True))
-    print(f"New test functions: {', '.join(sorted(new_functions)) or 'none'}")
+    lines = [
+        "",
+        f"Red/green of asgiref's own suite, patches/asgiref/ on asgiref {release.version}",
+        text_table(rows, rule=True),
+    ]
+    lines.append(f"New test functions: {', '.join(sorted(new_functions)) or 'none'}")
     for cell in cells:
         for problem in cell.problems:
-            print(f"  py{cell.python}: {problem}")
+            lines.append(f"  py{cell.python}: {problem}")
+    return lines

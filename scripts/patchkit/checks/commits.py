@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
-from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import (
     extract_commit,
     git,
@@ -23,7 +22,7 @@ from patchkit.core.fork import (
     upstream_tag,
 )
 from patchkit.core.interpreters import python_version_of
-from patchkit.core.report import text_table, verdict_line
+from patchkit.core.report import Outcome, progress, text_table
 from patchkit.core.runtests import (
     FAILING_OUTCOMES,
     ProgressBoard,
@@ -71,10 +70,7 @@ def check_commit(python, fork, release, parent, commit, subject, scratch, pinned
         fork, commit, parent, f"django/ of {parent[:12]}, the rest of {commit[:12]}.\n"
     )
     without_commit = extract_commit(fork, without, Path(scratch) / "without")
-    print(
-        f"{subject}: {len(labels)} test module(s) with and without its django/ changes...",
-        flush=True,
-    )
+    progress(f"{subject}: {len(labels)} test module(s) with and without its django/ changes...")
     logs = Path(scratch).parent / ".logs"
     board = ProgressBoard()
     results = run_both(
@@ -134,7 +130,6 @@ def format_commit_results(release, python, results):
     if problems:
         lines += ["Problems:", *problems]
     ok = all(result.ok for result in results) and bool(results)
-    lines.append(verdict_line(ok))
     return "\n".join(lines), ok
 
 
@@ -150,10 +145,8 @@ def run_commit_check(release, python, workspace, pinned):
             )
             parent = commit
     report, ok = format_commit_results(release, python, results)
-    print(report, flush=True)
-    write_evidence(
-        f"commits-{release.series}",
-        {
+    evidence = {
+        f"commits-{release.series}": {
             "series": release.series,
             "version": release.version,
             "python": python_version_of(python),
@@ -168,9 +161,9 @@ def run_commit_check(release, python, workspace, pinned):
                 }
                 for result in results
             ],
-        },
-    )
-    return 0 if ok else 1
+        }
+    }
+    return Outcome(ok, [report], evidence)
 
 
 # Mutation: one call site at a time ----------------------------------------------
@@ -250,10 +243,9 @@ def run_mutation_check(release, python, workspace):
             lines = original.splitlines(keepends=True)
             lines[site.line - 1] = mutated_line(lines[site.line - 1], module)
             file.write_text("".join(lines))
-            print(
+            progress(
                 f"site {number}/{len(sites)}: {site.path}:{site.line} "
-                f"({module}.iscoroutinefunction)",
-                flush=True,
+                f"({module}.iscoroutinefunction)"
             )
             log = workspace.log(f"site-{number}")
             try:
@@ -271,10 +263,8 @@ def run_mutation_check(release, python, workspace):
             red = [test_id for test_id in new if outcomes.get(test_id) in FAILING_OUTCOMES]
             results.append(SiteResult(site, red))
     report, ok = format_site_results(release, python, results)
-    print(report, flush=True)
-    write_evidence(
-        f"mutate-{release.series}",
-        {
+    evidence = {
+        f"mutate-{release.series}": {
             "series": release.series,
             "version": release.version,
             "python": python_version_of(python),
@@ -282,9 +272,9 @@ def run_mutation_check(release, python, workspace):
             "sites": len(results),
             "killed": sum(result.killed for result in results),
             "survivors": [f"{r.site.path}:{r.site.line}" for r in results if not r.killed],
-        },
-    )
-    return 0 if ok else 1
+        }
+    }
+    return Outcome(ok, [report], evidence)
 
 
 def format_site_results(release, python, results):
@@ -300,5 +290,4 @@ def format_site_results(release, python, results):
     killed = sum(result.killed for result in results)
     lines.append(f"  sites killed: {killed} of {len(results)}")
     ok = killed == len(results)
-    lines.append(verdict_line(ok))
     return "\n".join(lines), ok

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
-from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import series_topics
 from patchkit.core.ledger import read_ledger
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
-from patchkit.core.report import text_table, verdict_line
+from patchkit.core.report import Outcome, progress, text_table
 from patchkit.core.venvs import install_requirements
 from patchkit.core.workers import run_side_by_side
 from patchkit.core.workspace import prepare
@@ -265,7 +264,7 @@ def explore_series(release, python, workspace, chains, examples=CI_EXAMPLES, exp
     install_requirements(interpreter, ORACLE_REQUIREMENTS)
     trees = {"pristine": prepared.reverted, "patched": prepared.fork}
     views = views_for(series_topics(release), int(release.version.split(".")[0]))
-    print(f"Views: {', '.join(views)}", flush=True)
+    progress(f"Views: {', '.join(views)}")
     cases = generate_cases(chains, views=views)
     with tempfile.TemporaryDirectory() as scratch:
         cases_path = Path(scratch) / "cases.json"
@@ -322,8 +321,8 @@ def explore_series(release, python, workspace, chains, examples=CI_EXAMPLES, exp
 
 
 def run_explore(manifest, series_names, python, workspace, chains, examples=CI_EXAMPLES):
-    """Explore each series; print the counts; 1 if any chain is broken on patched
-    or changed while working, or the oracle finds a failure."""
+    """Explore each series; the Outcome holds the counts and fails if any chain is
+    broken on patched or changed while working, or the oracle finds a failure."""
     if chains < 1:
         raise CommandError.usage("--chains must be at least 1", "pass e.g. --chains 2000")
     if examples < 1:
@@ -332,6 +331,7 @@ def run_explore(manifest, series_names, python, workspace, chains, examples=CI_E
         )
     releases = [manifest.release(name) for name in series_names or [manifest.default_series]]
     ok = True
+    lines, evidence = [], {}
     # With the asgiref series, the limitations asgiref causes must be gone.
     expected_gone = manifest.asgiref_removes_limitations if workspace.asgiref else ()
     for release in releases:
@@ -340,35 +340,31 @@ def run_explore(manifest, series_names, python, workspace, chains, examples=CI_E
         )
         if workspace.asgiref:
             title += f", with the asgiref series on asgiref {workspace.asgiref.version}"
-        print(format_tallies(tallies, title))
+        lines.append(format_tallies(tallies, title))
         for case, problem in offenders[:20]:
-            print(f"  {case['handler']} {case['chain']} view={case['view']}: {problem}")
+            lines.append(f"  {case['handler']} {case['chain']} view={case['view']}: {problem}")
         if len(offenders) > 20:
-            print(f"  ... and {len(offenders) - 20} more")
-        print(format_entry_points(entry_points, release))
-        print(format_oracle(oracle, release))
+            lines.append(f"  ... and {len(offenders) - 20} more")
+        lines.append(format_entry_points(entry_points, release))
+        lines.append(format_oracle(oracle, release))
         series_ok = not offenders and not entry_points.problems
         oracle_ok = not oracle["failures"] and not oracle["entry_points"].problems
         ok = ok and series_ok and oracle_ok
         if workspace.asgiref:
             continue  # evidence/ records the released asgiref's runs only
-        write_evidence(
-            f"explore-{release.series}",
-            {
-                "series": release.series,
-                "version": release.version,
-                "python": ran_on,
-                "chains_per_handler": chains,
-                "ok": series_ok,
-                "chains": {h: dataclasses.asdict(t) for h, t in tallies.items()},
-                "entry_points": entry_points.counts,
-                "ledger_cases": {k: len(v) for k, v in entry_points.reproduced.items()},
-                "problems": len(offenders) + len(entry_points.problems),
-            },
-        )
-        write_evidence(f"oracle-{release.series}", oracle_evidence(oracle, release, ran_on))
-    print(verdict_line(ok))
-    return 0 if ok else 1
+        evidence[f"explore-{release.series}"] = {
+            "series": release.series,
+            "version": release.version,
+            "python": ran_on,
+            "chains_per_handler": chains,
+            "ok": series_ok,
+            "chains": {h: dataclasses.asdict(t) for h, t in tallies.items()},
+            "entry_points": entry_points.counts,
+            "ledger_cases": {k: len(v) for k, v in entry_points.reproduced.items()},
+            "problems": len(offenders) + len(entry_points.problems),
+        }
+        evidence[f"oracle-{release.series}"] = oracle_evidence(oracle, release, ran_on)
+    return Outcome(ok, lines, evidence)
 
 
 # The entry-point differential ------------------------------------------------------

@@ -3,6 +3,7 @@ and, to compare, on the reverted one (both at once on 2+ cores)."""
 
 from patchkit.core.fork import REGRESSION_LABEL, new_test_ids, regression_dir
 from patchkit.core.interpreters import python_version_of
+from patchkit.core.report import Outcome, progress
 from patchkit.core.runtests import (
     ProgressBoard,
     compare_outcomes,
@@ -26,7 +27,7 @@ def labels_for(manifest, requested):
 def run_series_tests(
     manifest, release, workspace, python, labels, compare, parallel=None, verbose=False
 ):
-    """Prepare the trees, run the labels; return (exit status, fork, interpreter).
+    """Prepare the trees, run the labels; return (Outcome, fork, interpreter).
     runtests.py's output goes to log files unless verbose."""
     trees, python = prepare(release, workspace, python, reverted=compare)
     if compare:
@@ -40,10 +41,9 @@ def run_series_tests(
         runs["reverted"] = (trees.reverted, True)
     logs = {name: None if verbose else workspace.log(f"{release.series}-{name}") for name in runs}
     board = ProgressBoard()
-    print(
+    progress(
         f"Running {len(labels)} label(s) on the {' and '.join(runs)} "
-        f"tree{'s' if compare else ''}...",
-        flush=True,
+        f"tree{'s' if compare else ''}..."
     )
     jobs = {
         name: (
@@ -62,16 +62,14 @@ def run_series_tests(
     }
     results = run_both(jobs) if not verbose else {name: job() for name, job in jobs.items()}
     for name, (status, outcomes) in results.items():
-        print(
-            f"{name.capitalize()} tree: {summarize_outcomes(outcomes)} "
-            f"(runtests.py exit {status})",
-            flush=True,
+        progress(
+            f"{name.capitalize()} tree: {summarize_outcomes(outcomes)} (runtests.py exit {status})"
         )
         if logs[name]:
-            print(f"  full output: {logs[name]}")
+            progress(f"  full output: {logs[name]}")
     status, patched = results["patched"]
     if not compare:
-        return (0 if status == 0 else 1), trees.fork, python
+        return Outcome(status == 0, verdict=False), trees.fork, python
     _, reverted = results["reverted"]
     comparison = compare_outcomes(
         new_test_ids(trees.fork, release),
@@ -84,25 +82,26 @@ def run_series_tests(
     title = f"series {release.series} ({release.base_name}) on Python {python_version_of(python)}"
     if workspace.asgiref:
         title += f", with the asgiref series on asgiref {workspace.asgiref.version}"
-    print(format_comparison(comparison, title), flush=True)
-    return (0 if comparison.ok else 1), trees.fork, python
+    # format_comparison ends with the verdict line.
+    report = Outcome(comparison.ok, [format_comparison(comparison, title)], verdict=False)
+    return report, trees.fork, python
 
 
 def run_setup(manifest, release, workspace, python, verbose):
-    status, fork, python = run_series_tests(
+    outcome, fork, python = run_series_tests(
         manifest, release, workspace, python, labels_for(manifest, None), True, None, verbose
     )
-    print()
-    if status == 0:
-        print(
+    outcome.lines.append("")
+    if outcome.ok:
+        outcome.lines.append(
             f"Verdict: the {release.series} series ({release.base_name}) passes "
             "its red/green check on the affected labels."
         )
     else:
-        print(
+        outcome.lines.append(
             f"Verdict: the {release.series} series ({release.base_name}) FAILED "
             "its red/green check (see the table above)."
         )
-    print("Run Django's tests by hand with:")
-    print(f"  cd {fork / 'tests'} && {python} runtests.py middleware")
-    return status
+    outcome.lines.append("Run Django's tests by hand with:")
+    outcome.lines.append(f"  cd {fork / 'tests'} && {python} runtests.py middleware")
+    return outcome

@@ -19,11 +19,10 @@ import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
-from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import extract_commit, git, new_test_ids, upstream_tag
 from patchkit.core.git import GitError
 from patchkit.core.interpreters import python_version_of
-from patchkit.core.report import text_table, verdict_line
+from patchkit.core.report import Outcome, progress, text_table
 from patchkit.core.runtests import FAILING_OUTCOMES, ProgressBoard, run_runtests
 from patchkit.core.workspace import prepare
 
@@ -274,10 +273,9 @@ def run_neutralise_check(release, python, workspace, jobs=None):
         raise CommandError(
             f"series {release.series} adds no test", "check that the series is applied"
         )
-    print(
+    progress(
         f"{len(decorators)} decorator(s) the series changes, each neutralised alone "
-        f"against its {len(new)} new tests: {', '.join(d.name for d in decorators)}",
-        flush=True,
+        f"against its {len(new)} new tests: {', '.join(d.name for d in decorators)}"
     )
     jobs = max(1, min(jobs or default_jobs(), len(decorators) + 1))
     board = ProgressBoard()
@@ -326,10 +324,8 @@ def run_neutralise_check(release, python, workspace, jobs=None):
     ]
     not_judged = sorted(set(new) - set(judged))
     report, ok = format_neutralise_results(release, python, results, others, not_judged)
-    print(report, flush=True)
-    write_evidence(
-        f"neutralise-{release.series}",
-        {
+    evidence = {
+        f"neutralise-{release.series}": {
             "series": release.series,
             "version": release.version,
             "python": python_version_of(python),
@@ -340,9 +336,9 @@ def run_neutralise_check(release, python, workspace, jobs=None):
             "survivors": [r.decorator.name for r in results if not r.killed],
             "killed_by": {r.decorator.name: r.red for r in results if r.killed},
             "not_judged": not_judged,
-        },
-    )
-    return 0 if ok else 1
+        }
+    }
+    return Outcome(ok, [report], evidence)
 
 
 def format_neutralise_results(release, python, results, others=(), not_judged=()):
@@ -387,5 +383,4 @@ def format_neutralise_results(release, python, results, others=(), not_judged=()
     killed = sum(result.killed for result in results)
     lines.append(f"  decorators killed: {killed} of {len(results)}")
     ok = bool(results) and killed == len(results)
-    lines.append(verdict_line(ok))
     return "\n".join(lines), ok

@@ -7,7 +7,7 @@ import dataclasses
 from patchkit.core.errors import CommandError
 from patchkit.core.fork import REGRESSION_LABEL, new_test_ids, regression_dir
 from patchkit.core.interpreters import python_version_of, selected_pythons
-from patchkit.core.report import text_table, verdict_line
+from patchkit.core.report import Outcome, progress, text_table
 from patchkit.core.runtests import FAILING_OUTCOMES, compare_outcomes, run_runtests
 from patchkit.core.workspace import fork_interpreter, prepare_trees
 
@@ -47,18 +47,15 @@ class Cell:
 def run_cell(release, interpreter, fork, reverted_tree, pinned=()):
     """Run the app on the patched fork and on the reverted tree with one interpreter."""
     labels = [REGRESSION_LABEL]
-    print(
-        f"\n=== series {release.series}, Python {python_version_of(interpreter)}: "
-        "patched tree ===",
-        flush=True,
+    progress(
+        f"\n=== series {release.series}, Python {python_version_of(interpreter)}: patched tree ==="
     )
     _, patched = run_runtests(interpreter, fork, labels)
     # --parallel 1: on old Django/Python a failing subtest whose error cannot be
     # pickled aborts the parallel runner, and failures are what this run expects.
-    print(
+    progress(
         f"\n=== series {release.series}, Python {python_version_of(interpreter)}: "
-        "pristine release ===",
-        flush=True,
+        "pristine release ==="
     )
     _, pristine = run_runtests(
         interpreter, reverted_tree, labels, parallel=1, import_from_tree=True
@@ -194,7 +191,7 @@ def format_problems(cells):
 
 
 def run_redgreen(manifest, series_names, pythons, workspace):
-    """Run the matrix, print the table; return the exit status."""
+    """Run the matrix; return its Outcome (the table, the verdict)."""
     if not regression_dir().is_dir():
         raise CommandError.usage(
             f"{regression_dir()} does not exist", "run from the project checkout"
@@ -216,8 +213,8 @@ def run_redgreen(manifest, series_names, pythons, workspace):
     for release, chosen in plan:
         if chosen:
             cells.extend(run_series(release, chosen, workspace, manifest.pinned_tests))
-    print()
-    print(
+    lines = [""]
+    lines.append(
         f"Red/green of {REGRESSION_LABEL} (tests_regression/): "
         "pristine release must fail, patched series must pass"
         + (
@@ -226,17 +223,16 @@ def run_redgreen(manifest, series_names, pythons, workspace):
             else "; asgiref: as installed with Django"
         )
     )
-    print(format_matrix(cells))
-    print()
-    print(format_pristine_failures(cells))
+    lines.append(format_matrix(cells))
+    lines.append("")
+    lines.append(format_pristine_failures(cells))
     not_applicable = format_not_applicable(cells)
     if not_applicable:
-        print()
-        print(not_applicable)
+        lines.append("")
+        lines.append(not_applicable)
     problems = format_problems(cells)
     if problems:
-        print()
-        print(problems)
+        lines.append("")
+        lines.append(problems)
     ok = all(cell.ok for cell in cells)
-    print(verdict_line(ok, f"{sum(c.ok for c in cells)}/{len(cells)} cells"))
-    return 0 if ok else 1
+    return Outcome(ok, lines, detail=f"{sum(c.ok for c in cells)}/{len(cells)} cells")

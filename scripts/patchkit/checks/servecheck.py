@@ -20,7 +20,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.fork import series_topics
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
-from patchkit.core.report import text_table, verdict_line
+from patchkit.core.report import Outcome, progress, text_table
 from patchkit.core.venvs import run_checked
 from patchkit.core.workspace import prepare
 
@@ -101,7 +101,7 @@ def free_port():
 
 
 def install_servers(python):
-    print(f"Installing {SERVER_REQUIREMENTS.name} into {python}...", flush=True)
+    progress(f"Installing {SERVER_REQUIREMENTS.name} into {python}...")
     run_checked(
         [python, "-m", "pip", "install", "-q", "-r", str(SERVER_REQUIREMENTS)],
         "installing the servers",
@@ -189,7 +189,7 @@ class ServerRun:
 def serve_and_load(server, command, env, port, scratch, tree_name, expected, requests):
     """Start one server, load it, always stop it; return what happened."""
     log_path = Path(scratch) / f"{tree_name}-{server.split()[0]}.log"
-    print(f"Starting {server} with the {tree_name} django on 127.0.0.1:{port}...", flush=True)
+    progress(f"Starting {server} with the {tree_name} django on 127.0.0.1:{port}...")
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             command,
@@ -201,7 +201,7 @@ def serve_and_load(server, command, env, port, scratch, tree_name, expected, req
         )
     try:
         wait_until_serving(process, port, log_path)
-        print(f"Sending {requests} requests at concurrency {CONCURRENCY}...", flush=True)
+        progress(f"Sending {requests} requests at concurrency {CONCURRENCY}...")
         summary = run_load(command[0], port, expected, requests)
     finally:
         stop_server(process)
@@ -258,7 +258,7 @@ def format_runs(runs):
 
 def run_serve_check(manifest, series, python, workspace, pristine, requests):
     """Patched must be clean on both servers; with pristine, the pristine release
-    must show the failure on both. Return the exit status."""
+    must show the failure on both. Return the Outcome."""
     if requests < 1:
         raise CommandError.usage(
             "--requests must be at least 1", f"pass e.g. --requests {REQUESTS}"
@@ -269,7 +269,7 @@ def run_serve_check(manifest, series, python, workspace, pristine, requests):
     install_servers(interpreter)
     topics = series_topics(release)
     expected = expected_responses(topics, int(release.version.split(".")[0]))
-    print(f"Paths loaded: {', '.join(path for path, _ in expected)}", flush=True)
+    progress(f"Paths loaded: {', '.join(path for path, _ in expected)}")
     trees = {"patched": fork}
     if pristine:
         trees["pristine"] = prepared.reverted
@@ -285,16 +285,15 @@ def run_serve_check(manifest, series, python, workspace, pristine, requests):
                         server, command, env, port, scratch, tree_name, expected, requests
                     )
                 )
-        print()
-        print(
+        lines = [""]
+        lines.append(
             f"Real servers: series {release.series} ({release.base_name}), "
             f"{requests} requests per server at concurrency {CONCURRENCY}"
         )
-        print(format_runs(runs))
+        lines.append(format_runs(runs))
     patched_ok = all(run.clean for run in runs if run.tree_name == "patched")
     pristine_fails = all(not run.clean for run in runs if run.tree_name == "pristine")
     if pristine:
-        print(f"pristine shows the failure: {'yes' if pristine_fails else 'NO'}")
+        lines.append(f"pristine shows the failure: {'yes' if pristine_fails else 'NO'}")
     ok = patched_ok and pristine_fails
-    print(verdict_line(ok))
-    return 0 if ok else 1
+    return Outcome(ok, lines)

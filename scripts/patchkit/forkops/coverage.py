@@ -21,7 +21,7 @@ from patchkit.core.errors import CommandError
 from patchkit.core.fork import new_test_ids, operation_in_progress
 from patchkit.core.git import run_git
 from patchkit.core.manifest import PROJECT_DIR, SCRIPTS_DIR, Release
-from patchkit.core.report import markdown_table, text_table, verdict_line
+from patchkit.core.report import markdown_table, progress, text_table, verdict_line
 from patchkit.core.runtests import run_both, run_runtests
 from patchkit.core.sdists import fetch_sdist, unpack_sdist
 from patchkit.core.workspace import prepare
@@ -157,10 +157,9 @@ def cover_or_fail(series_release, version, entry, python, workdir):
 def cover_series(manifest_release, entries, workspace):
     """Every listed point release of one series, two at a time on 2+ cores."""
     _, python = prepare(manifest_release, workspace, None, reverted=False)
-    print(
+    progress(
         f"Series {manifest_release.series}: {len(entries)} point release(s), "
-        f"new tests with {python}",
-        flush=True,
+        f"new tests with {python}"
     )
     rows = []
     with tempfile.TemporaryDirectory(dir=workspace.root) as scratch:
@@ -177,11 +176,10 @@ def cover_series(manifest_release, entries, workspace):
             results = run_both(jobs)
             for version, _ in pair:
                 row = results[version]
-                print(
+                progress(
                     f"  {version}: {row.applied}"
                     + (f" ({', '.join(row.conflicts)})" if row.conflicts else "")
-                    + (f", new tests {row.passed}/{row.tests}" if row.tests else ""),
-                    flush=True,
+                    + (f", new tests {row.passed}/{row.tests}" if row.tests else "")
                 )
                 rows.append(row)
     return rows
@@ -246,7 +244,7 @@ def run_coverage(manifest, series_names, workspace, sample, markdown):
         series: cover_series(manifest.release(series), entries, workspace)
         for series, entries in releases.items()
     }
-    print()
+    progress()
     rows = [row_cells(s, r) for s, rows_ in results.items() for r in rows_]
     print(text_table([HEADER, *rows]))
     for series, rows_ in results.items():

@@ -13,7 +13,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import extract_commit, materialize_fork, upstream_tag
-from patchkit.core.report import verdict_line
+from patchkit.core.report import progress, verdict_line
 from patchkit.core.venvs import create_venv, ensure_pip, installed_versions, run_checked
 
 # What pyenchant needs from Debian to check en_US spelling.
@@ -29,7 +29,7 @@ def docs_venv(workdir, tree):
     venv = Path(workdir) / "docs-venv"
     python = create_venv(sys.executable, venv)
     requirements = Path(tree) / "docs" / "requirements.txt"
-    print(f"Installing {requirements} into {venv}...", flush=True)
+    progress(f"Installing {requirements} into {venv}...")
     ensure_pip(str(python))
     run_checked(
         [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)],
@@ -52,7 +52,7 @@ def install_enchant():
         return "no apt-get on this machine"
     if os.geteuid() != 0:
         return "apt-get needs root"
-    print(f"Installing {' '.join(SPELLING_DEBIAN_PACKAGES)} with apt-get...", flush=True)
+    progress(f"Installing {' '.join(SPELLING_DEBIAN_PACKAGES)} with apt-get...")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (
         ["apt-get", "update", "-q"],
@@ -103,7 +103,7 @@ def make_docs(venv, tree, target, label):
         f"PYTHON={venv / 'bin' / 'python'}",
         f"SPHINXOPTS=-q -w {warnings_file}",
     ]
-    print(f"$ cd {docs} && {' '.join(command)}   ({label})", flush=True)
+    progress(f"$ cd {docs} && {' '.join(command)}   ({label})")
     completed = subprocess.run(command, cwd=docs, capture_output=True, text=True)
     lines = warnings_file.read_text().splitlines() if warnings_file.exists() else []
     if completed.returncode != 0 and not lines:
@@ -197,12 +197,11 @@ def run_docs(manifest, series, workspace, spelling, compare_only=False):
         summary["spelling"] = compare_builds(venv, fork, pristine, "spelling", compare_only)
     else:
         summary["spelling"] = {"skipped": reason}
-        print(
+        progress(
             f"Spelling check skipped: {reason} (it needs Debian's "
-            f"{' and '.join(SPELLING_DEBIAN_PACKAGES)})",
-            flush=True,
+            f"{' and '.join(SPELLING_DEBIAN_PACKAGES)})"
         )
-    print()
+    progress()
     print(
         f"Docs of series {release.series}, patched vs {release.base_name} "
         f"(Sphinx {summary['tools']['Sphinx']}):"

@@ -14,7 +14,7 @@ from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.manifest import SCRIPTS_DIR
-from patchkit.core.report import verdict_line
+from patchkit.core.report import progress, verdict_line
 from patchkit.core.runtests import RUNNER_DIR, compare_outcomes, format_counts, outcome_counts
 from patchkit.core.venvs import run_checked
 from patchkit.core.workspace import fork_interpreter, prepare_trees
@@ -63,7 +63,7 @@ def fetch_package_sdist(python, name, version, dest):
     dest = Path(dest)
     downloads = dest / "sdists"
     downloads.mkdir(parents=True, exist_ok=True)
-    print(f"Downloading the sdist of {name} {version} with pip...", flush=True)
+    progress(f"Downloading the sdist of {name} {version} with pip...")
     run_checked(
         [
             python,
@@ -98,7 +98,7 @@ def fetch_package_sdist(python, name, version, dest):
 
 def install_package(python, source, requirements):
     # --no-deps: its dependency on Django is the fork already installed.
-    print(f"Installing {source.name} and {', '.join(requirements) or 'no more'}...", flush=True)
+    progress(f"Installing {source.name} and {', '.join(requirements) or 'no more'}...")
     run_checked(
         [python, "-m", "pip", "install", "-q", "--no-deps", str(source)],
         f"installing {source.name}",
@@ -183,10 +183,10 @@ def run_package_tests(python, package, source, tree, import_from_tree):
             "<ecosystem.RUNTESTS_WRAPPER>" if part == RUNTESTS_WRAPPER else part
             for part in command
         ]
-        print(f"$ cd {source} && {' '.join(shown)}", flush=True)
+        progress(f"$ cd {source} && {' '.join(shown)}")
         completed = subprocess.run(command, cwd=source, env=env, capture_output=True, text=True)
         tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
-        print("\n".join(f"  {line}" for line in tail), flush=True)
+        progress("\n".join(f"  {line}" for line in tail))
         if not results.exists():
             raise CommandError(
                 f"{source.name}'s tests recorded no results (exit status {completed.returncode})",
@@ -203,9 +203,9 @@ def run_one_package(venv_python, name, package, release, workspace, trees):
         venv_python, name, package["version"], workspace.root / "packages"
     )
     install_package(venv_python, source, package["test_requirements"])
-    print(f"{name}: patched tree...", flush=True)
+    progress(f"{name}: patched tree...")
     patched_status, patched = run_package_tests(venv_python, package, source, trees.fork, False)
-    print(f"{name}: pristine {release.base_name}...", flush=True)
+    progress(f"{name}: pristine {release.base_name}...")
     pristine_status, pristine = run_package_tests(
         venv_python, package, source, trees.reverted, True
     )
@@ -247,14 +247,14 @@ def run_ecosystem(manifest, series, python, workspace, names):
                 raise
             # One package that cannot be installed or run is reported, not fatal:
             # the others' evidence still counts, and the verdict says it failed.
-            print(f"error: {name}: {error}\nnext step: {error.next_step}", flush=True)
+            progress(f"error: {name}: {error}\nnext step: {error.next_step}")
             entry = {
                 "version": package["version"],
                 "error": str(error).splitlines()[0],
                 "next_step": error.next_step,
             }
         summary["packages"][name] = entry
-    print()
+    progress()
     print(
         f"Ecosystem: each package's own tests on series {release.series} vs "
         f"{release.base_name}, Python {summary['python']}"

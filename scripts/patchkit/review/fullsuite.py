@@ -11,6 +11,7 @@ from patchkit.core.errors import CommandError
 from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import new_test_ids
 from patchkit.core.interpreters import python_version_of
+from patchkit.core.report import progress
 from patchkit.core.runtests import (
     FAILING_OUTCOMES,
     compare_outcomes,
@@ -34,7 +35,7 @@ def install_suite_requirements(python, fork):
     """Install tests/requirements/py3.txt; a requirement that cannot be built here
     (e.g. pylibmc without libmemcached) is skipped: its tests skip on both trees."""
     requirements = Path(fork) / "tests" / "requirements" / "py3.txt"
-    print(f"Installing {requirements.relative_to(fork)} into {python}...", flush=True)
+    progress(f"Installing {requirements.relative_to(fork)} into {python}...")
     ensure_pip(python)
     try:
         run_checked(
@@ -44,7 +45,7 @@ def install_suite_requirements(python, fork):
         )
         return []
     except CommandError:
-        print("Some requirements do not install here; installing them one by one...", flush=True)
+        progress("Some requirements do not install here; installing them one by one...")
     skipped = []
     for requirement in requirement_lines(requirements):
         try:
@@ -54,7 +55,7 @@ def install_suite_requirements(python, fork):
                 "",
             )
         except CommandError:
-            print(f"  skipped (does not install here): {requirement}", flush=True)
+            progress(f"  skipped (does not install here): {requirement}")
             skipped.append(requirement)
     return skipped
 
@@ -101,20 +102,14 @@ def run_fullsuite(manifest, series, python, workspace, parallel):
     fork, reverted_tree = trees.fork, trees.reverted
     version = python_version_of(python)
     skipped = install_suite_requirements(python, fork)
-    print("Running the whole suite on the patched tree...", flush=True)
+    progress("Running the whole suite on the patched tree...")
     patched_status, patched = run_runtests(python, fork, [], parallel)
-    print(
-        f"Patched tree: {summarize_outcomes(patched)} (runtests.py exit {patched_status})",
-        flush=True,
-    )
-    print(f"Running the whole suite on the pristine release {release.version}...", flush=True)
+    progress(f"Patched tree: {summarize_outcomes(patched)} (runtests.py exit {patched_status})")
+    progress(f"Running the whole suite on the pristine release {release.version}...")
     reverted_status, reverted = run_runtests(
         python, reverted_tree, [], parallel, import_from_tree=True
     )
-    print(
-        f"Pristine tree: {summarize_outcomes(reverted)} (runtests.py exit {reverted_status})",
-        flush=True,
-    )
+    progress(f"Pristine tree: {summarize_outcomes(reverted)} (runtests.py exit {reverted_status})")
     # None: every label ran, so every new test is expected to have run.
     comparison = compare_outcomes(
         new_test_ids(fork, release), patched, reverted, None, manifest.pinned_tests

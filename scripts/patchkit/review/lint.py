@@ -26,7 +26,7 @@ from patchkit.core.evidence import LINT_TOOLS, write_evidence
 from patchkit.core.fork import git, materialize_fork, upstream_tag
 from patchkit.core.git import GitError
 from patchkit.core.manifest import PROJECT_DIR
-from patchkit.core.report import text_table, verdict_line
+from patchkit.core.report import progress, text_table, verdict_line
 from patchkit.core.venvs import create_venv, ensure_pip, installed_versions, run_checked
 
 LINT_REQUIREMENTS = PROJECT_DIR / "requirements" / "lint.txt"
@@ -85,7 +85,7 @@ def tools_venv(workdir, requirements):
     marker = venv / "lint-requirements.txt"
     wanted = "\n".join(requirements) + "\n"
     if not marker.exists() or marker.read_text() != wanted:
-        print(f"Installing {', '.join(requirements)}...", flush=True)
+        progress(f"Installing {', '.join(requirements)}...")
         ensure_pip(str(python))
         run_checked(
             [str(python), "-m", "pip", "install", "-q", *requirements],
@@ -454,7 +454,7 @@ def run_lint(manifest, series_names, workspace):
         own_docs_linter = fork / "docs" / "lint.py"
         docs_linter = own_docs_linter if own_docs_linter.exists() else newest_docs_linter
         venv = tools_venv(workdir, tool_requirements(fork))
-        print(f"Linting the files series {release.series} touches...", flush=True)
+        progress(f"Linting the files series {release.series} touches...")
         new, preexisting, paths = lint_series(fork, release, venv, docs_linter)
         new += commit_findings(release, commits, backport_of)
         new += release_note_findings(fork, release)
@@ -465,7 +465,7 @@ def run_lint(manifest, series_names, workspace):
             paths,
             installed_versions(venv / "bin" / "python", LINTERS, "?"),
         )
-    print()
+    progress()
     print("Lint: problems the patches introduce (pristine findings subtracted)")
     header = ("series", "files", *TOOLS, "pre-existing", "verdict")
     rows = [header]

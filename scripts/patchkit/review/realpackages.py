@@ -18,7 +18,7 @@ from patchkit.core.fork import extract_commit
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.ledger import read_ledger
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR, SCRIPTS_DIR
-from patchkit.core.report import markdown_table, text_table, verdict_line
+from patchkit.core.report import markdown_table, progress, text_table, verdict_line
 from patchkit.core.sdists import sdist_cache_dir, sha256_of
 from patchkit.core.venvs import run_checked
 from patchkit.core.workers import run_side_by_side
@@ -313,7 +313,7 @@ def infer_async_only(source):
 
 def build_inferred_tree(fork, dest):
     """A scratch copy of the series' HEAD with the inference in load_middleware."""
-    print(f"Building the inference prototype in {dest}...", flush=True)
+    progress(f"Building the inference prototype in {dest}...")
     tree = extract_commit(fork, "HEAD", dest, link_regression=False)
     base = tree / "django" / "core" / "handlers" / "base.py"
     base.write_text(infer_async_only(base.read_text()))
@@ -328,7 +328,7 @@ def fetch_wheel(python, name, package):
     folder = sdist_cache_dir() / "realpackages"
     path = folder / package["file"]
     if not path.exists():
-        print(f"Downloading {name} {package['version']} with pip...", flush=True)
+        progress(f"Downloading {name} {package['version']} with pip...")
         run_checked(
             [python, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:"]
             + ["--dest", str(folder), f"{name}=={package['version']}"],
@@ -345,7 +345,7 @@ def fetch_wheel(python, name, package):
 
 def install_packages(python, wheels):
     # --no-deps: their Django requirement would replace the tree under test.
-    print(f"Installing {', '.join(p.name for p in wheels)}...", flush=True)
+    progress(f"Installing {', '.join(p.name for p in wheels)}...")
     run_checked(
         [python, "-m", "pip", "install", "-q", "--no-deps", *map(str, wheels)],
         "installing the packages",
@@ -459,7 +459,7 @@ def run_realpackages(manifest, series, python, workspace, names, infer=True):
 def report_realpackages(evidence, write=True):
     """Print the table and the verdict; write the evidence and the doc's table."""
     trees = [tree for tree in TREES if tree in evidence["served"]]
-    print()
+    progress()
     print(
         f"Real packages on series {evidence['series']} ({evidence['version']}), "
         f"Python {evidence['python']}: {evidence['configurations']} configurations"
