@@ -245,7 +245,7 @@ def cmd_realpackages(args, manifest):
         evidence = run_realpackages(
             manifest, series, args.python, workspace_of(args, manifest), args.packages, args.infer
         )
-        status = max(status, report_realpackages(evidence))
+        status = max(status, finish(report_realpackages(evidence)))
     return status
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import python_version_of, selected_pythons
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
-from patchkit.core.report import markdown_table, progress
+from patchkit.core.report import Outcome, markdown_table, progress
 from patchkit.core.workspace import fork_interpreter, prepare
 
 WORKER = PAYLOADS_DIR / "bench_worker" / "run_bench.py"
@@ -830,8 +830,8 @@ def command_line(series_names, python, quick, callgrind, jobs):
 
 
 def run_bench(manifest, series_names, python, workspace, quick, callgrind, markdown, jobs=1):
-    """Measure each series, print the tables, write markdown (a path or None);
-    return 1 if the thread hops differ, else 0 (missed targets are reported)."""
+    """Measure each series, write markdown (a path or None); return the tables as
+    an Outcome that fails if the thread hops differ (missed targets are reported)."""
     releases = [manifest.release(name) for name in series_names or manifest.releases]
     plans = [(release, *plan_pythons(release, python)) for release in releases]
     if jobs < 1:
@@ -847,9 +847,8 @@ def run_bench(manifest, series_names, python, workspace, quick, callgrind, markd
             for release, request_python, detect_pythons in plans
         ]
         results = [future.result() for future in futures]
-    progress()
-    print(results_tables(results))
-    print(summary_text(results))
+    lines = ["", results_tables(results)]
+    lines.append(summary_text(results))
     if markdown:
         command = command_line(series_names, python, quick, callgrind, jobs)
         text = markdown_report(
@@ -860,6 +859,6 @@ def run_bench(manifest, series_names, python, workspace, quick, callgrind, markd
             (load_at_start, os.getloadavg()[0]),
         )
         Path(markdown).write_text(text)
-        print(f"Wrote {markdown}")
+        lines.append(f"Wrote {markdown}")
     hops_differ = any(not hops_equal(r, s) for r in results for s in SCENARIOS)
-    return 1 if hops_differ else 0
+    return Outcome(not hops_differ, lines, verdict=False)

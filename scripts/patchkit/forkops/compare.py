@@ -5,6 +5,7 @@ from pathlib import Path
 
 from patchkit.core.fork import apply_series, git, import_release, patched_branch, upstream_tag
 from patchkit.core.git import GitError
+from patchkit.core.report import Outcome
 from patchkit.core.sdists import fetch_sdist
 
 
@@ -55,10 +56,10 @@ def compare_series(release_a, release_b, fork=None):
         # git 2.39's range-diff refuses an empty range ("need two commit ranges").
         output = git(["range-diff", "--no-color", *ranges], repo) if all(subjects) else ""
     if output.strip():
-        print(output, end="")
-        return 0
+        return Outcome(True, output.rstrip("\n").splitlines(), verdict=False)
+    lines = []
     for release, commits in zip((release_a, release_b), subjects):
-        print(f"Series {release.series}: {len(commits)} patch(es)")
+        lines.append(f"Series {release.series}: {len(commits)} patch(es)")
         for subject in commits:
-            print(f"  {subject}")
-    return 0
+            lines.append(f"  {subject}")
+    return Outcome(True, lines, verdict=False)

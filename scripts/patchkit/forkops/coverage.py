@@ -21,7 +21,7 @@ from patchkit.core.errors import CommandError
 from patchkit.core.fork import new_test_ids, operation_in_progress
 from patchkit.core.git import run_git
 from patchkit.core.manifest import PROJECT_DIR, SCRIPTS_DIR, Release
-from patchkit.core.report import markdown_table, progress, text_table, verdict_line
+from patchkit.core.report import Outcome, markdown_table, progress, text_table
 from patchkit.core.runtests import run_both, run_runtests
 from patchkit.core.sdists import fetch_sdist, unpack_sdist
 from patchkit.core.workspace import prepare
@@ -244,17 +244,16 @@ def run_coverage(manifest, series_names, workspace, sample, markdown):
         series: cover_series(manifest.release(series), entries, workspace)
         for series, entries in releases.items()
     }
-    progress()
+    lines = [""]
     rows = [row_cells(s, r) for s, rows_ in results.items() for r in rows_]
-    print(text_table([HEADER, *rows]))
+    lines.append(text_table([HEADER, *rows]))
     for series, rows_ in results.items():
         for row in rows_:
             if not row.ok and row.detail:
-                print(f"  {series} {row.version}: {row.detail}")
+                lines.append(f"  {series} {row.version}: {row.detail}")
     if markdown:
         command = "python3 scripts/patchset.py coverage" + (" --sample" if sample else "")
         Path(markdown).write_text(markdown_report(results, sample, command))
-        print(f"Wrote {markdown}")
+        lines.append(f"Wrote {markdown}")
     ok = all(row.ok for rows_ in results.values() for row in rows_)
-    print(verdict_line(ok, f"{sum(len(r) for r in results.values())} point releases"))
-    return 0 if ok else 1
+    return Outcome(ok, lines, detail=f"{sum(len(r) for r in results.values())} point releases")

@@ -16,6 +16,7 @@ from patchkit.core.fork import (
     upstream_tag,
 )
 from patchkit.core.git import GitError
+from patchkit.core.report import Outcome, progress
 
 PATCH_FILES = "[0-9][0-9][0-9][0-9]-*.patch"
 
@@ -58,7 +59,7 @@ def branch_to_export(fork, release, target):
             f"patches/{release.series}/ is unchanged",
         )
     if branch != series_branch:
-        print(
+        progress(
             f"Exporting branch {branch}, the one checked out in {fork} "
             f"(materialize named the series' branch {series_branch})."
         )
@@ -121,9 +122,8 @@ def export_series(fork, manifest, series=None):
     # nothing, so materialize and setup may replace it.
     head = git(["rev-parse", branch], fork).strip()
     git(["config", "--local", f"{CONFIG_SECTION}.head", head], fork)
-    for path in written:
-        print(f"Wrote {path}")
-    print(f"Exported {len(written)} patch(es) of series {release.series} to {target}.")
+    lines = [f"Wrote {path}" for path in written]
+    lines.append(f"Exported {len(written)} patch(es) of series {release.series} to {target}.")
     if git(["status", "--porcelain", "--untracked-files=no"], fork).strip():
-        print(f"Note: {fork} has uncommitted changes; only commits are exported.")
-    return 0
+        lines.append(f"Note: {fork} has uncommitted changes; only commits are exported.")
+    return Outcome(True, lines, verdict=False)

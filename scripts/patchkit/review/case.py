@@ -22,7 +22,7 @@ from patchkit.core.fork import (
 )
 from patchkit.core.ledger import read_ledger
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR, SCRIPTS_DIR, project_dir
-from patchkit.core.report import markdown_table
+from patchkit.core.report import Outcome, markdown_table
 from patchkit.core.runtests import format_counts
 from patchkit.core.workspace import fork_interpreter
 
@@ -951,8 +951,6 @@ def write_case(manifest, workspace, check):
                 f"{target.name} is not what the template and evidence give",
                 "run `python3 scripts/patchset.py case` and commit it",
             )
-        print(f"{target.name} is up to date.")
-        return 0
+        return Outcome(True, [f"{target.name} is up to date."], verdict=False)
     target.write_text(document)
-    print(f"Wrote {target}")
-    return 0
+    return Outcome(True, [f"Wrote {target}"], verdict=False)

@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
-from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import extract_commit, materialize_fork, upstream_tag
-from patchkit.core.report import progress, verdict_line
+from patchkit.core.report import Outcome, progress
 from patchkit.core.venvs import create_venv, ensure_pip, installed_versions, run_checked
 
 # What pyenchant needs from Debian to check en_US spelling.
@@ -201,8 +200,8 @@ def run_docs(manifest, series, workspace, spelling, compare_only=False):
             f"Spelling check skipped: {reason} (it needs Debian's "
             f"{' and '.join(SPELLING_DEBIAN_PACKAGES)})"
         )
-    progress()
-    print(
+    lines = [""]
+    lines.append(
         f"Docs of series {release.series}, patched vs {release.base_name} "
         f"(Sphinx {summary['tools']['Sphinx']}):"
     )
@@ -210,23 +209,20 @@ def run_docs(manifest, series, workspace, spelling, compare_only=False):
     for target in ("html", "spelling"):
         result = summary[target]
         if "skipped" in result:
-            print(f"  make {target:<9} skipped: {result['skipped']}")
+            lines.append(f"  make {target:<9} skipped: {result['skipped']}")
             continue
-        print(
+        lines.append(
             f"  make {target:<9} warnings: pristine {result['warnings_pristine']}, "
             f"patched {result['warnings_patched']}, new {len(result['new'])}"
         )
         for line in result["new"]:
-            print(f"    {line}")
+            lines.append(f"    {line}")
         if result["offline_only"]:
-            print(
+            lines.append(
                 f"    also {len(result['offline_only'])} unresolved standard library "
                 "references (intersphinx inventories unreachable here):"
             )
             for line in result["offline_only"]:
-                print(f"      {line}")
+                lines.append(f"      {line}")
         ok = ok and not result["new"]
-    path = write_evidence(f"docs-{release.series}", summary)
-    print(f"Summary written to {path}")
-    print(verdict_line(ok))
-    return 0 if ok else 1
+    return Outcome(ok, lines, {f"docs-{release.series}": summary})

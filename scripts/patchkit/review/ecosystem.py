@@ -11,10 +11,9 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
-from patchkit.core.evidence import write_evidence
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.manifest import SCRIPTS_DIR
-from patchkit.core.report import progress, verdict_line
+from patchkit.core.report import Outcome, progress
 from patchkit.core.runtests import RUNNER_DIR, compare_outcomes, format_counts, outcome_counts
 from patchkit.core.venvs import run_checked
 from patchkit.core.workspace import fork_interpreter, prepare_trees
@@ -131,7 +130,7 @@ def junit_outcomes(path):
 
 def django_imported_from(python, env, cwd):
     probe = subprocess.run(
-        [python, "-c", "import django; print(django.__file__)"],
+        [python, "-c", "import sys, django; sys.stdout.write(django.__file__)"],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -226,7 +225,7 @@ def run_one_package(venv_python, name, package, release, workspace, trees):
 
 
 def run_ecosystem(manifest, series, python, workspace, names):
-    """Each package's suite patched and pristine; print a table; return the status."""
+    """Each package's suite patched and pristine; return the table as an Outcome."""
     release = manifest.release(series)
     packages = load_packages(names)
     check_python(release, python)
@@ -254,26 +253,28 @@ def run_ecosystem(manifest, series, python, workspace, names):
                 "next_step": error.next_step,
             }
         summary["packages"][name] = entry
-    progress()
-    print(
+    lines = [""]
+    lines.append(
         f"Ecosystem: each package's own tests on series {release.series} vs "
         f"{release.base_name}, Python {summary['python']}"
     )
     for name, entry in summary["packages"].items():
-        print(f"  {name} {entry['version']}")
+        lines.append(f"  {name} {entry['version']}")
         if "error" in entry:
-            print(f"    not run: {entry['error']}")
+            lines.append(f"    not run: {entry['error']}")
             continue
-        print(f"    pristine: {format_counts(entry['pristine'])}")
-        print(f"    patched:  {format_counts(entry['patched'])}")
-        print(f"    outcomes that differ: {len(entry['differing'])}")
+        lines.append(f"    pristine: {format_counts(entry['pristine'])}")
+        lines.append(f"    patched:  {format_counts(entry['patched'])}")
+        lines.append(f"    outcomes that differ: {len(entry['differing'])}")
         for d in entry["differing"]:
-            print(f"      {d['test']}: pristine {d['pristine']}, patched {d['patched']}")
+            lines.append(f"      {d['test']}: pristine {d['pristine']}, patched {d['patched']}")
     ok = all(
         "error" not in entry and entry["tests"] and not entry["new_failures"]
         for entry in summary["packages"].values()
     )
-    path = write_evidence(f"ecosystem-{release.series}", summary)
-    print(f"Summary written to {path}")
-    print(verdict_line(ok, "every package ran, no new failure"))
-    return 0 if ok else 1
+    return Outcome(
+        ok,
+        lines,
+        {f"ecosystem-{release.series}": summary},
+        detail="every package ran, no new failure",
+    )

@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
-from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import new_test_ids
 from patchkit.core.interpreters import python_version_of
-from patchkit.core.report import progress
+from patchkit.core.report import Outcome, progress
 from patchkit.core.runtests import (
     FAILING_OUTCOMES,
     compare_outcomes,
@@ -94,8 +93,8 @@ def fullsuite_summary(
 
 
 def run_fullsuite(manifest, series, python, workspace, parallel):
-    """Run the whole suite on both trees, print the comparison, write the summary;
-    return the exit status."""
+    """Run the whole suite on both trees; return the comparison and the summary as
+    an Outcome."""
     release = manifest.release(series)
     started = time.monotonic()
     trees, python = prepare(release, workspace, python)
@@ -114,11 +113,9 @@ def run_fullsuite(manifest, series, python, workspace, parallel):
     comparison = compare_outcomes(
         new_test_ids(fork, release), patched, reverted, None, manifest.pinned_tests
     )
-    print(
-        format_comparison(
-            comparison,
-            f"whole suite, series {release.series} vs {release.base_name} on Python {version}",
-        )
+    report = format_comparison(
+        comparison,
+        f"whole suite, series {release.series} vs {release.base_name} on Python {version}",
     )
     summary = fullsuite_summary(
         release,
@@ -130,6 +127,7 @@ def run_fullsuite(manifest, series, python, workspace, parallel):
         skipped,
         time.monotonic() - started,
     )
-    path = write_evidence(f"fullsuite-{release.series}", summary)
-    print(f"Summary written to {path}")
-    return 0 if comparison.ok else 1
+    # format_comparison ends with the verdict line.
+    return Outcome(
+        comparison.ok, [report], {f"fullsuite-{release.series}": summary}, verdict=False
+    )

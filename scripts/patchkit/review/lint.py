@@ -22,11 +22,11 @@ import tokenize
 from io import StringIO
 from pathlib import Path
 
-from patchkit.core.evidence import LINT_TOOLS, write_evidence
+from patchkit.core.evidence import LINT_TOOLS
 from patchkit.core.fork import git, materialize_fork, upstream_tag
 from patchkit.core.git import GitError
 from patchkit.core.manifest import PROJECT_DIR
-from patchkit.core.report import progress, text_table, verdict_line
+from patchkit.core.report import Outcome, progress, text_table
 from patchkit.core.venvs import create_venv, ensure_pip, installed_versions, run_checked
 
 LINT_REQUIREMENTS = PROJECT_DIR / "requirements" / "lint.txt"
@@ -458,47 +458,59 @@ def run_lint(manifest, series_names, workspace):
         new, preexisting, paths = lint_series(fork, release, venv, docs_linter)
         new += commit_findings(release, commits, backport_of)
         new += release_note_findings(fork, release)
-        results[release.series] = (
+        results[release.series] = SeriesLint(
             release,
             new,
             preexisting,
             paths,
             installed_versions(venv / "bin" / "python", LINTERS, "?"),
         )
-    progress()
-    print("Lint: problems the patches introduce (pristine findings subtracted)")
+    return lint_outcome(results)
+
+
+@dataclasses.dataclass
+class SeriesLint:
+    """What lint found in one series: the findings the patches introduce, the
+    pristine tree's count, the files linted and the tools' versions."""
+
+    release: object
+    new: list
+    preexisting: int
+    paths: list
+    versions: dict
+
+
+def lint_outcome(results):
+    """The report and the `lint` evidence of {series: SeriesLint}."""
+    lines = ["", "Lint: problems the patches introduce (pristine findings subtracted)"]
     header = ("series", "files", *TOOLS, "pre-existing", "verdict")
     rows = [header]
-    for series, (_, new, preexisting, paths, _) in results.items():
-        counts = collections.Counter(f.tool for f in new)
+    for series, result in results.items():
+        counts = collections.Counter(f.tool for f in result.new)
         rows.append(
             (
                 series,
-                str(len(paths)),
-                *(str(counts[t]) for t in TOOLS),
-                str(preexisting),
-                "OK" if not new else "FAILED",
+                len(result.paths),
+                *(counts[t] for t in TOOLS),
+                result.preexisting,
+                "OK" if not result.new else "FAILED",
             )
         )
-    print(text_table(rows))
-    for series, (_, new, _, _, versions) in results.items():
-        print(f"series {series}: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-        for finding in new:
-            print(format_finding(finding))
-    write_evidence(
-        "lint",
-        {
-            series: {
-                "version": release.version,
-                "files": len(paths),
-                "new": dict(collections.Counter(f.tool for f in new)),
-                "findings": [dataclasses.asdict(f) for f in new],
-                "preexisting": preexisting,
-                "tools": versions,
-            }
-            for series, (release, new, preexisting, paths, versions) in results.items()
-        },
-    )
-    ok = all(not new for _, new, _, _, _ in results.values())
-    print(verdict_line(ok))
-    return 0 if ok else 1
+    lines.append(text_table(rows))
+    for series, result in results.items():
+        versions = ", ".join(f"{k} {v}" for k, v in result.versions.items())
+        lines.append(f"series {series}: {versions}")
+        lines += [format_finding(finding) for finding in result.new]
+    evidence = {
+        series: {
+            "version": result.release.version,
+            "files": len(result.paths),
+            "new": dict(collections.Counter(f.tool for f in result.new)),
+            "findings": [dataclasses.asdict(f) for f in result.new],
+            "preexisting": result.preexisting,
+            "tools": result.versions,
+        }
+        for series, result in results.items()
+    }
+    ok = all(not result.new for result in results.values())
+    return Outcome(ok, lines, {"lint": evidence})

@@ -13,12 +13,11 @@ import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
-from patchkit.core.evidence import write_evidence
 from patchkit.core.fork import extract_commit
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.ledger import read_ledger
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR, SCRIPTS_DIR
-from patchkit.core.report import markdown_table, progress, text_table, verdict_line
+from patchkit.core.report import Outcome, markdown_table, progress, text_table
 from patchkit.core.sdists import sdist_cache_dir, sha256_of
 from patchkit.core.venvs import run_checked
 from patchkit.core.workers import run_side_by_side
@@ -457,35 +456,36 @@ def run_realpackages(manifest, series, python, workspace, names, infer=True):
 
 
 def report_realpackages(evidence, write=True):
-    """Print the table and the verdict; write the evidence and the doc's table."""
+    """The table and the verdict as an Outcome, with the evidence to write; with
+    write, also the doc's table."""
     trees = [tree for tree in TREES if tree in evidence["served"]]
-    progress()
-    print(
+    lines = [""]
+    lines.append(
         f"Real packages on series {evidence['series']} ({evidence['version']}), "
         f"Python {evidence['python']}: {evidence['configurations']} configurations"
     )
-    print(format_rows(evidence["rows"], trees))
+    lines.append(format_rows(evidence["rows"], trees))
     served_line = ", ".join(f"{tree} {n}" for tree, n in evidence["served"].items())
-    print(f"served (every request right): {served_line}")
+    lines.append(f"served (every request right): {served_line}")
     for row in evidence["worse_with_series"]:
         listed = row not in evidence["worse_outside_ledger"]
-        print(
+        lines.append(
             f"WORSE WITH THE SERIES THAN THE RELEASE: {row}"
             + (f" (LEDGER.md: {LOAD_TIME_LEDGER_ID})" if listed else " (NOT IN LEDGER.md)")
         )
     for row in evidence["consistent_not_served_by_series"]:
-        print(f"NOT SERVED BY THE SERIES, though declared consistently: {row}")
+        lines.append(f"NOT SERVED BY THE SERIES, though declared consistently: {row}")
+    written = {}
     if write:
-        path = write_evidence(f"realpackages-{evidence['series']}", evidence)
         update_doc(evidence)
-        print(f"Evidence written to {path}; the table to {DOC}")
-    print(
-        verdict_line(
-            evidence["ok"],
-            "every consistently declared configuration served; none worse outside LEDGER.md",
-        )
+        lines.append(f"The table written to {DOC}")
+        written[f"realpackages-{evidence['series']}"] = evidence
+    return Outcome(
+        evidence["ok"],
+        lines,
+        written,
+        detail="every consistently declared configuration served; none worse outside LEDGER.md",
     )
-    return 0 if evidence["ok"] else 1
 
 
 def doc_markers(series):
