@@ -10,13 +10,13 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import python_version_of, selected_pythons
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
+from patchkit.core.process import run_process
 from patchkit.core.report import Outcome, markdown_table, progress
 from patchkit.core.workspace import fork_interpreter, prepare
 
@@ -182,7 +182,7 @@ def run_worker(python, tree, tree_name, mode, sizes, scratch, prefix=(), layout=
         str(layout),
     ]
     env = worker_env(tree, mark_async_middleware=(tree_name != "patched"))
-    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    completed = run_process(command, env=env, check=False)
     if completed.returncode != 0 or not output.stat().st_size:
         raise CommandError(
             f"the {mode} benchmark failed on the {tree_name} tree ({tree}):\n"
@@ -210,7 +210,7 @@ def valgrind_executable():
 
 
 def valgrind_version(valgrind):
-    completed = subprocess.run([valgrind, "--version"], capture_output=True, text=True)
+    completed = run_process([valgrind, "--version"], check=False)
     return completed.stdout.strip()
 
 

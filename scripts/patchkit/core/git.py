@@ -1,28 +1,20 @@
 """The only place that runs git."""
 
 import os
-import subprocess
-import tempfile
 
-from patchkit.core.errors import CommandError
+from patchkit.core.process import ProcessError, run_process
 
 # Our own forks must not depend on the user's git configuration: settings such as
 # core.autocrlf, format.* or commit.gpgsign would change commit ids or patch bytes.
 ISOLATED_CONFIG = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
 
 
-class GitError(CommandError):
+class GitError(ProcessError):
     """A git command failed; carries the command and git's own output."""
 
     def __init__(self, args, cwd, returncode, output):
         self.args_list = list(args)
-        self.cwd = str(cwd)
-        self.returncode = returncode
-        self.output = output
-        super().__init__(
-            f"`{self.command}` failed in {self.cwd}:\n{output.rstrip()}",
-            "fix the cause above and run the command again",
-        )
+        super().__init__(["git", *args], cwd, returncode, output)
 
     @property
     def command(self):
@@ -34,10 +26,9 @@ def run_git(args, cwd, env=None, input=None):
 
     env entries are added to (not substituted for) the current environment. git
     speaks the C locale, so what callers read from its output is never translated.
-    git runs in its own session, so a Ctrl-C at the terminal reaches this process
-    only: a git command is never killed half-way (a half-written `git am` state is
-    one neither `--continue` nor `--abort` clears); an interrupt that arrives while
-    it runs is raised as KeyboardInterrupt once it has finished.
+    git runs shielded from interrupts (see run_process): a git command is never
+    killed half-way (a half-written `git am` state is one neither `--continue` nor
+    `--abort` clears).
     """
     full_env = dict(os.environ)
     # A caller's GIT_DIR (e.g. from a git hook) would redirect us to another repo.
@@ -49,40 +40,19 @@ def run_git(args, cwd, env=None, input=None):
     full_env["LC_ALL"] = "C"
     full_env.update(env or {})
     step("before", args)
-    with tempfile.TemporaryFile() as stdin:
-        # Input from a file, not a pipe: waiting again after an interrupt cannot
-        # lose or repeat any of it.
-        if input is not None:
-            stdin.write(input.encode("utf-8", "surrogateescape"))
-            stdin.seek(0)
-        process = subprocess.Popen(
-            ["git", *args],
-            cwd=cwd,
-            env=full_env,
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        interrupted = False
-        while True:
-            try:
-                if not interrupted:
-                    step("during", args)
-                stdout, stderr = process.communicate()
-                break
-            except KeyboardInterrupt:
-                interrupted = True  # let git finish; raise once it has
-    if interrupted:
-        raise KeyboardInterrupt
+    completed = run_process(
+        ["git", *args],
+        cwd=cwd,
+        env=full_env,
+        input=input,
+        check=False,
+        shield_interrupts=True,
+        on_started=lambda: step("during", args),
+    )
     step("after", args)
-    # Diffs may hold bytes that are not UTF-8; surrogateescape keeps them intact
-    # when the text is fed back to git (e.g. `git patch-id`).
-    stdout = stdout.decode("utf-8", "surrogateescape")
-    if process.returncode != 0:
-        output = (stdout + stderr.decode("utf-8", "surrogateescape")).strip()
-        raise GitError(args, cwd, process.returncode, output)
-    return stdout
+    if completed.returncode != 0:
+        raise GitError(args, cwd, completed.returncode, completed.output)
+    return completed.stdout
 
 
 # A test-only hook: when set, called as STEP_HOOK(moment, args) with moment

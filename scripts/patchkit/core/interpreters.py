@@ -7,17 +7,17 @@ import subprocess
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
+from patchkit.core.process import run_process
 
 
 def python_version_of(executable):
     """Return "X.Y" for a working interpreter, or None (e.g. a pyenv shim that
     has no version selected)."""
     try:
-        completed = subprocess.run(
+        completed = run_process(
             [executable, "-c", "import sys; sys.stdout.write('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
             timeout=60,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -28,7 +28,7 @@ def pyenv_root():
     if os.environ.get("PYENV_ROOT"):
         return Path(os.environ["PYENV_ROOT"])
     try:
-        completed = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=60)
+        completed = run_process(["pyenv", "root"], timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return Path.home() / ".pyenv"
     if completed.returncode == 0 and completed.stdout.strip():

@@ -2,7 +2,6 @@
 
 import hashlib
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -11,6 +10,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import find_python
 from patchkit.core.manifest import cache_dir
+from patchkit.core.process import run_process
 from patchkit.core.report import progress
 
 
@@ -41,7 +41,7 @@ def download_sdist(release, target_dir):
         command += ["--python-version", release.pythons[0], "--only-binary=:none:"]
     command.append(f"{release.package}=={release.version}")
     progress(f"Downloading the sdist of {release.base_name} with pip...")
-    completed = subprocess.run(command, capture_output=True, text=True)
+    completed = run_process(command, check=False)
     downloaded = sorted(Path(target_dir).glob("*.tar.gz"))
     if completed.returncode != 0 or len(downloaded) != 1:
         raise CommandError(

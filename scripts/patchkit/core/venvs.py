@@ -2,23 +2,22 @@
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import python_version_of
 from patchkit.core.manifest import PROJECT_DIR
+from patchkit.core.process import run_process
 from patchkit.core.report import progress
 
 DJANGO_TEST_REQUIREMENTS = PROJECT_DIR / "requirements" / "django-tests.txt"
 
 
 def run_checked(command, what, next_step, cwd=None):
-    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    """run_process, its failure named by what the command was doing."""
+    completed = run_process(command, cwd=cwd, check=False)
     if completed.returncode != 0:
-        raise CommandError(
-            f"{what} failed:\n{(completed.stdout + completed.stderr).strip()}", next_step
-        )
+        raise CommandError(f"{what} failed:\n{completed.output}", next_step)
     return completed.stdout
 
 
@@ -48,7 +47,7 @@ def create_venv(base_python, venv_dir):
 
 def ensure_pip(python):
     # Environments made by uv (e.g. tox-uv) come without pip.
-    probe = subprocess.run([python, "-m", "pip", "--version"], capture_output=True)
+    probe = run_process([python, "-m", "pip", "--version"], check=False)
     if probe.returncode != 0:
         run_checked(
             [python, "-m", "ensurepip", "--default-pip"],
@@ -84,9 +83,7 @@ def installed_versions(python, names, missing="not installed"):
     """{distribution: version} as pip in python's environment sees them."""
     versions = {}
     for name in names:
-        output = subprocess.run(
-            [str(python), "-m", "pip", "show", name], capture_output=True, text=True
-        ).stdout
+        output = run_process([str(python), "-m", "pip", "show", name], check=False).stdout
         match = re.search(r"^Version: (.+)$", output, re.MULTILINE)
         versions[name] = match.group(1) if match else missing
     return versions

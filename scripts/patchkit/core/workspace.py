@@ -2,7 +2,6 @@
 command gets a series' trees and an interpreter with the fork installed."""
 
 import dataclasses
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from patchkit.core.interpreters import (
     python_version_of,
 )
 from patchkit.core.manifest import project_dir
+from patchkit.core.process import run_process
 from patchkit.core.report import progress
 from patchkit.core.venvs import DJANGO_TEST_REQUIREMENTS, create_venv, install_fork, run_checked
 
@@ -129,10 +129,9 @@ def install_asgiref_series(interpreter, workspace):
         )
     for path in changed:
         module = path.removesuffix(".py").replace("/", ".")
-        installed = subprocess.run(
+        installed = run_process(
             [interpreter, "-c", f"import sys, {module}; sys.stdout.write({module}.__file__)"],
-            capture_output=True,
-            text=True,
+            check=False,
         ).stdout.strip()
         if not installed or Path(installed).read_bytes() != (fork / path).read_bytes():
             raise CommandError(

@@ -12,7 +12,6 @@ the outcome. Where it stops, the conflicting files are read from the repository.
 import dataclasses
 import datetime
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ from patchkit.core.errors import CommandError
 from patchkit.core.fork import new_test_ids, operation_in_progress
 from patchkit.core.git import run_git
 from patchkit.core.manifest import PROJECT_DIR, SCRIPTS_DIR, Release
+from patchkit.core.process import run_process
 from patchkit.core.report import Outcome, markdown_table, progress, text_table
 from patchkit.core.runtests import run_both, run_runtests
 from patchkit.core.sdists import fetch_sdist, unpack_sdist
@@ -93,10 +93,9 @@ def maintainer_fork(release, dest):
 def apply_as_maintainer(fork, series):
     """(outcome, conflicting files, apply's last words)."""
     head = run_git(["rev-parse", "HEAD"], fork)
-    completed = subprocess.run(
+    completed = run_process(
         [sys.executable, str(SCRIPTS_DIR / "patchset.py"), "apply", str(fork), "--series", series],
-        capture_output=True,
-        text=True,
+        check=False,
     )
     # The scratch folder's name changes from run to run; COVERAGE.md must not.
     words = (completed.stdout + completed.stderr).replace(str(fork), "<fork>").strip().splitlines()

@@ -8,7 +8,6 @@ import datetime
 import json
 import os
 import re
-import subprocess
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
@@ -22,6 +21,7 @@ from patchkit.core.fork import (
 )
 from patchkit.core.ledger import read_ledger
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR, SCRIPTS_DIR, project_dir
+from patchkit.core.process import run_process
 from patchkit.core.report import Outcome, markdown_table
 from patchkit.core.runtests import format_counts
 from patchkit.core.workspace import fork_interpreter
@@ -156,9 +156,7 @@ def tests_matching(tests, module_parts, words=()):
 def run_demo(python, tree, import_from_tree):
     env = dict(os.environ)
     env["PYTHONPATH"] = str(tree) if import_from_tree else ""
-    completed = subprocess.run(
-        [python, str(DEMO)], env=env, cwd=DEMO.parent, capture_output=True, text=True
-    )
+    completed = run_process([python, str(DEMO)], env=env, cwd=DEMO.parent, check=False)
     if completed.returncode != 0:
         raise CommandError(
             f"the callable view demo failed:\n{completed.stderr}", f"run {DEMO} by hand"

@@ -6,12 +6,12 @@ import collections
 import os
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
 from patchkit.core.fork import extract_commit, materialize_fork, upstream_tag
+from patchkit.core.process import run_process
 from patchkit.core.report import Outcome, progress
 from patchkit.core.venvs import create_venv, ensure_pip, installed_versions, run_checked
 
@@ -39,9 +39,7 @@ def docs_venv(workdir, tree):
 
 
 def enchant_works(venv):
-    probe = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", ENCHANT_PROBE], capture_output=True, text=True
-    )
+    probe = run_process([str(venv / "bin" / "python"), "-c", ENCHANT_PROBE], check=False)
     return probe.returncode == 0
 
 
@@ -57,7 +55,7 @@ def install_enchant():
         ["apt-get", "update", "-q"],
         ["apt-get", "install", "-y", "-q", *SPELLING_DEBIAN_PACKAGES],
     ):
-        completed = subprocess.run(command, capture_output=True, text=True, env=env)
+        completed = run_process(command, env=env, check=False)
         if completed.returncode != 0:
             return f"`{' '.join(command)}` failed: {completed.stderr.strip()[-300:]}"
     return None
@@ -103,7 +101,7 @@ def make_docs(venv, tree, target, label):
         f"SPHINXOPTS=-q -w {warnings_file}",
     ]
     progress(f"$ cd {docs} && {' '.join(command)}   ({label})")
-    completed = subprocess.run(command, cwd=docs, capture_output=True, text=True)
+    completed = run_process(command, cwd=docs, check=False)
     lines = warnings_file.read_text().splitlines() if warnings_file.exists() else []
     if completed.returncode != 0 and not lines:
         raise CommandError(

@@ -4,7 +4,6 @@ interpreter: no test may fail patched that passes pristine."""
 
 import json
 import os
-import subprocess
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ElementTree
@@ -13,6 +12,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.manifest import SCRIPTS_DIR
+from patchkit.core.process import run_process
 from patchkit.core.report import Outcome, progress
 from patchkit.core.runtests import RUNNER_DIR, compare_outcomes, format_counts, outcome_counts
 from patchkit.core.venvs import run_checked
@@ -129,12 +129,11 @@ def junit_outcomes(path):
 
 
 def django_imported_from(python, env, cwd):
-    probe = subprocess.run(
+    probe = run_process(
         [python, "-c", "import sys, django; sys.stdout.write(django.__file__)"],
         env=env,
         cwd=cwd,
-        capture_output=True,
-        text=True,
+        check=False,
     )
     return Path(probe.stdout.strip()).parent if probe.returncode == 0 else None
 
@@ -183,7 +182,7 @@ def run_package_tests(python, package, source, tree, import_from_tree):
             for part in command
         ]
         progress(f"$ cd {source} && {' '.join(shown)}")
-        completed = subprocess.run(command, cwd=source, env=env, capture_output=True, text=True)
+        completed = run_process(command, cwd=source, env=env, check=False)
         tail = (completed.stdout + completed.stderr).strip().splitlines()[-3:]
         progress("\n".join(f"  {line}" for line in tail))
         if not results.exists():

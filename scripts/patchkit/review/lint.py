@@ -15,7 +15,6 @@ import difflib
 import hashlib
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import tokenize
@@ -26,6 +25,7 @@ from patchkit.core.evidence import LINT_TOOLS
 from patchkit.core.fork import git, materialize_fork, upstream_tag
 from patchkit.core.git import GitError
 from patchkit.core.manifest import PROJECT_DIR
+from patchkit.core.process import run_process
 from patchkit.core.report import Outcome, progress, text_table
 from patchkit.core.venvs import create_venv, ensure_pip, installed_versions, run_checked
 
@@ -97,13 +97,7 @@ def tools_venv(workdir, requirements):
 
 
 def run_tool(venv, args, text=None, cwd=None):
-    return subprocess.run(
-        [str(venv / "bin" / args[0]), *args[1:]],
-        input=text,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-    )
+    return run_process([str(venv / "bin" / args[0]), *args[1:]], input=text, cwd=cwd, check=False)
 
 
 # Findings of each tool on one text -------------------------------------------
