@@ -123,6 +123,8 @@ def run_fullsuite(manifest, series, python, workspace, parallel):
         format_comparison(
             comparison,
             f"whole suite, series {release.series} vs {release.base_name} on Python {version}",
+            patched,
+            reverted,
         )
     )
     summary = fullsuite_summary(
