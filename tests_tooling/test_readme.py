@@ -167,3 +167,20 @@ def test_the_series_table_is_the_manifest():
         assert release["version"] in built_on, series
         assert pythons.strip().split(", ") == release["pythons"], series
     assert f"| {manifest['default_series']} (default) |" in README
+
+
+NUMBERS = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+
+
+def test_the_commit_counts_it_gives_are_the_patch_folders():
+    def count(series):
+        return len(list((ROOT / "patches" / series).glob("*.patch")))
+
+    text = " ".join(section("The series").split())
+    main = re.search(r"Main has (\w+) commits", text).group(1)
+    assert NUMBERS[main] == count("main")
+    carry_all = re.search(r"([\d., and]+) carry all (\w+);", text)
+    assert NUMBERS[carry_all.group(2)] == count("main")
+    for series in re.findall(r"\d\.\d", carry_all.group(1)):
+        assert count(series) == count("main"), series
+    assert NUMBERS[re.search(r"4\.2 carries (\w+):", text).group(1)] == count("4.2")
