@@ -88,11 +88,14 @@ def test_every_tox_env_and_label_it_names_is_in_tox_ini():
     assert set(named_labels) <= set(labels), set(named_labels) - set(labels)
 
 
-def test_the_opt_in_envs_it_lists_are_not_in_the_ci_label():
-    _, labels = tox_config()
+def test_the_opt_in_envs_it_lists_are_every_env_outside_the_ci_label():
+    envs, labels = tox_config()
     opt_in = section("Testing").split("Opt-in envs, not in `ci`:", 1)[1].split(".", 1)[0]
     named = set(re.findall(r"tox -e ([\w-]+)", opt_in))
     assert named and not named & labels["ci"]
+    assert "`rg<series>-py<XY>`" in opt_in
+    red_green_cells = {env for env in envs if re.fullmatch(r"rg(main|\d+)-py\d+", env)}
+    assert envs - labels["ci"] - red_green_cells == named
 
 
 def test_every_subcommand_and_flag_it_gives_exists():
