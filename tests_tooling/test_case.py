@@ -181,3 +181,21 @@ def test_pr_proof_says_only_what_the_summaries_show():
     nothing = case.pr_proof(None, None, {"main": None})
     assert "Each commit" not in nothing and "third-party packages" not in nothing
     assert nothing.count("Not run yet") == 3
+
+
+def test_realpackages_sentence_reads_the_evidence():
+    from patchkit.review.case import realpackages_sentence
+
+    summary = {
+        "packages": {"django-matt": "0.9.1", "django-htmx": "1.29.0"},
+        "configurations": 72,
+        "served": {"release": 34, "series": 72},
+        "worse_outside_ledger": [],
+    }
+    assert realpackages_sentence(summary) == (
+        "2 published packages (django-htmx 1.29.0, django-matt 0.9.1), 72 configurations "
+        "of their middleware (positions in startproject's `MIDDLEWARE`, WSGI and ASGI): "
+        "served on the release 34, with the series 72; worse than the release outside "
+        "LEDGER.md: 0"
+    )
+    assert realpackages_sentence(None).startswith("not run on the current patches")

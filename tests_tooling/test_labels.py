@@ -80,7 +80,7 @@ def test_red_then_green_passes(fake_django_tests, tmp_path, capsys):
 
     out = capsys.readouterr().out
     assert "  new tests              1\n  red -> green           1\n" in out
-    assert out.rstrip().endswith("verdict: OK")
+    assert "\nverdict: OK (red/green, series 6.1 (Django 6.1.3) on Python " in out
 
 
 def test_changed_outcome_of_an_old_test_fails(fake_django_tests, tmp_path, capsys):
@@ -93,7 +93,7 @@ def test_changed_outcome_of_an_old_test_fails(fake_django_tests, tmp_path, capsy
     assert (
         "    basic.tests.BasicTests.test_old: reverted pass, patched fail (outcome changed)\n"
     ) in out
-    assert out.rstrip().endswith("verdict: FAILED")
+    assert "\nverdict: FAILED (red/green, series 6.1 (Django 6.1.3) on Python " in out
 
 
 def test_without_comparing_runtests_failure_is_exit_1(fake_django_tests, tmp_path):
@@ -119,4 +119,117 @@ def test_a_label_that_imports_nothing_fails_the_comparison(fake_django_tests, tm
         "    unittest.loader._FailedTest.nonexistent_label (patched)\n"
         "    unittest.loader._FailedTest.nonexistent_label (reverted)\n"
     ) in out
-    assert out.rstrip().endswith("verdict: FAILED")
+    assert "\nverdict: FAILED (red/green, series 6.1 (Django 6.1.3) on Python " in out
+
+
+# `setup`'s report, from fake runtests.py outcomes: Django's own tests that fail on
+# this machine fail on the release too, and the report must say they are not the
+# series' doing, with the verdict first.
+RELEASE_FAILURE = "basic.test_deprecation.MiddlewareMixinTests.test_warn_about_implementation"
+NEW_TEST = "basic.tests.AsyncCallableTests.test_unmarked"
+OLD_TEST = "basic.tests.BasicTests.test_old"
+
+
+@pytest.fixture
+def fake_setup_runs(project, tmp_path, monkeypatch):
+    """Make `setup` run no git, pip or Django: the trees are fixed paths and each
+    runtests.py run returns the outcomes given to the fixture's function."""
+    from patchkit import cli
+    from patchkit.checks import labels
+
+    monkeypatch.setattr(cli, "PROJECT_DIR", project)
+    trees = workspace.Trees(None, tmp_path / "fork", tmp_path / "reverted")
+    monkeypatch.setattr(labels, "prepare", lambda *args, **kwargs: (trees, "/venv/bin/python"))
+    monkeypatch.setattr(labels, "python_version_of", lambda python: "3.12.1")
+    monkeypatch.setattr(labels, "new_test_ids", lambda fork, release: {NEW_TEST})
+    monkeypatch.setattr(labels, "regression_dir", lambda: tmp_path / "no_regression_app")
+
+    def give(patched, reverted):
+        def run_runtests(python, tree, labels, parallel, import_from_tree, **kwargs):
+            outcomes = reverted if import_from_tree else patched
+            return (1 if {"fail", "error"} & set(outcomes.values()) else 0), dict(outcomes)
+
+        monkeypatch.setattr(labels, "run_runtests", run_runtests)
+
+    return give
+
+
+def setup_report(capsys):
+    """What `setup` prints from the blank line before its report to the end."""
+    return capsys.readouterr().out.split("\n\n", 1)[1]
+
+
+def test_setup_says_failures_shared_with_the_release_are_not_the_series(
+    fake_setup_runs, project, tmp_path, capsys
+):
+    fake_setup_runs(
+        patched={NEW_TEST: "pass", OLD_TEST: "pass", RELEASE_FAILURE: "fail"},
+        reverted={NEW_TEST: "fail", OLD_TEST: "pass", RELEASE_FAILURE: "fail"},
+    )
+
+    assert main(["setup"]) == 0
+
+    assert setup_report(capsys) == (
+        "verdict: OK (red/green, series 6.1 (Django 6.1.3) on Python 3.12.1)\n"
+        "  failing, caused by the series                        0\n"
+        "  failing the same way on the release (not the series) 1\n"
+        f"    {RELEASE_FAILURE}: reverted fail, patched fail\n"
+        "  tests recorded         patched 3, reverted 3\n"
+        "  new tests              1\n"
+        "  red -> green           1\n"
+        "  new, skipped on both   0\n"
+        "  new, pinned (pass on both) 0\n"
+        "  same outcome on both   2\n"
+        "  violations             0\n"
+        "  import/setup failures  0\n"
+        "Run Django's tests by hand with:\n"
+        f"  cd {tmp_path / 'fork' / 'tests'} && /venv/bin/python runtests.py middleware\n"
+    )
+
+
+def test_setup_names_the_failures_the_series_causes_first(
+    fake_setup_runs, project, tmp_path, capsys
+):
+    fake_setup_runs(
+        patched={NEW_TEST: "fail", OLD_TEST: "error", RELEASE_FAILURE: "fail"},
+        reverted={NEW_TEST: "fail", OLD_TEST: "pass", RELEASE_FAILURE: "fail"},
+    )
+
+    assert main(["setup"]) == 1
+
+    report = setup_report(capsys)
+    assert report.startswith(
+        "verdict: FAILED (red/green, series 6.1 (Django 6.1.3) on Python 3.12.1)\n"
+        "  failing, caused by the series                        2\n"
+        f"    {NEW_TEST}: reverted fail, patched fail\n"
+        f"    {OLD_TEST}: reverted pass, patched error\n"
+        "  failing the same way on the release (not the series) 1\n"
+        f"    {RELEASE_FAILURE}: reverted fail, patched fail\n"
+    )
+    assert (
+        "  violations             2\n"
+        f"    {NEW_TEST}: reverted fail, patched fail (new test must be red then green)\n"
+        f"    {OLD_TEST}: reverted pass, patched error (outcome changed)\n"
+    ) in report
+
+
+def test_setup_prints_no_per_tree_exit_status_when_comparing(fake_setup_runs, project, capsys):
+    fake_setup_runs(
+        patched={NEW_TEST: "pass", RELEASE_FAILURE: "fail"},
+        reverted={NEW_TEST: "fail", RELEASE_FAILURE: "fail"},
+    )
+
+    assert main(["setup"]) == 0
+
+    out = capsys.readouterr().out
+    logs = project / ".logs"
+    assert (
+        "Running 1 label(s) on the patched and reverted trees...\n"
+        "Patched tree: 2 tests recorded\n"
+        f"  full output: {logs / '6.1-patched.log'}\n"
+        "Reverted tree: 2 tests recorded\n"
+        f"  full output: {logs / '6.1-reverted.log'}\n"
+        "\n"
+        "verdict: OK"
+    ) in out
+    assert "exit" not in out

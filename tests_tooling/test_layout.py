@@ -1,4 +1,4 @@
-"""The dependency rule of the tooling, and the README's layout table."""
+"""The dependency rule of the tooling, and the layout table of docs/design.md."""
 
 import ast
 import re
@@ -25,12 +25,24 @@ def package_modules():
     return sorted(path for path in PACKAGE.rglob("*.py") if path.name != "__init__.py")
 
 
-@pytest.mark.parametrize("path", package_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def command_modules():
+    """Every module of the package but the cli, the one place that imports commands."""
+    return [path for path in package_modules() if path != PACKAGE / "cli.py"]
+
+
+@pytest.mark.parametrize("path", command_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_every_module_but_the_cli_imports_only_the_core_layer(path):
-    if path == PACKAGE / "cli.py":
-        return
     ours = {m for m in imported_modules(path) if m.split(".")[0] == "patchkit"}
     assert {m for m in ours if not m.startswith("patchkit.core.")} == set()
+
+
+def test_the_cli_is_the_one_module_left_out_and_imports_only_modules_that_exist():
+    assert set(package_modules()) - set(command_modules()) == {PACKAGE / "cli.py"}
+    ours = {m for m in imported_modules(PACKAGE / "cli.py") if m.split(".")[0] == "patchkit"}
+    assert any(m.startswith("patchkit.checks.") for m in ours)
+    for module in ours:
+        path = ROOT / "scripts" / Path(*module.split("."))
+        assert path.with_suffix(".py").exists() or (path / "__init__.py").exists(), module
 
 
 def test_the_old_flat_modules_are_gone():
@@ -46,14 +58,18 @@ def test_payloads_and_package_never_import_each_other():
         assert not {m.split(".")[0] for m in imported_modules(path)} & payload_names, path
 
 
-def readme_layout_paths():
-    text = (ROOT / "README.md").read_text()
+def layout_paths():
+    text = (ROOT / "docs" / "design.md").read_text()
     section = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^\| `([^`]+)`", section, re.M)
+    return [
+        path
+        for cell in re.findall(r"^\| (`[^|]+`) \|", section, re.M)
+        for path in re.findall(r"`([^`]+)`", cell)
+    ]
 
 
-def test_the_readme_layout_table_matches_the_tree():
-    listed = readme_layout_paths()
+def test_the_layout_table_matches_the_tree():
+    listed = layout_paths()
     assert listed
     for entry in listed:
         assert (ROOT / entry.rstrip("/")).exists(), entry

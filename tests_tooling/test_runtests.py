@@ -25,13 +25,13 @@ def test_changed_outcome_of_an_existing_test_is_a_violation():
     assert comparison.violations == [(OLD, "pass", "error", "outcome changed")]
     table = format_comparison(comparison, "series 6.1")
     assert f"    {OLD}: reverted pass, patched error (outcome changed)" in table
-    assert table.endswith("verdict: FAILED")
+    assert table.startswith("verdict: FAILED (red/green, series 6.1)\n")
 
 
 def test_no_new_tests_and_same_outcomes_pass_trivially():
     comparison = compare_outcomes(set(), patched={OLD: "pass"}, reverted={OLD: "pass"})
     assert comparison.ok
-    assert format_comparison(comparison, "x").endswith("verdict: OK")
+    assert format_comparison(comparison, "x").startswith("verdict: OK (red/green, x)\n")
 
 
 def test_load_failures_are_reported():
@@ -88,3 +88,33 @@ def test_plain_progress_prints_a_line_per_quarter_not_per_interval(tmp_path):
         "  patched 50/100",
         "  patched 75/100",
     ]
+
+
+def test_failures_are_split_into_the_release_s_and_the_series_and_capped():
+    shared = [f"deprecation.tests.T.test_{i}" for i in range(3)]
+    patched = {NEW: "error", OLD: "fail", **{test_id: "fail" for test_id in shared}}
+    reverted = {NEW: "fail", OLD: "pass", **{test_id: "fail" for test_id in shared}}
+    comparison = compare_outcomes({NEW}, patched, reverted)
+
+    table = format_comparison(comparison, "x", patched, reverted, limit=2)
+
+    assert table.split("\n")[:8] == [
+        "verdict: FAILED (red/green, x)",
+        "  failing, caused by the series                        2",
+        f"    {NEW}: reverted fail, patched error",
+        f"    {OLD}: reverted pass, patched fail",
+        "  failing the same way on the release (not the series) 3",
+        f"    {shared[0]}: reverted fail, patched fail",
+        f"    {shared[1]}: reverted fail, patched fail",
+        "    ... and 1 more (in runtests.py's output)",
+    ]
+
+
+def test_a_test_failing_differently_on_each_tree_is_the_series_doing():
+    patched, reverted = {OLD: "error"}, {OLD: "fail"}
+    comparison = compare_outcomes(set(), patched, reverted)
+
+    table = format_comparison(comparison, "x", patched, reverted)
+
+    assert "  failing, caused by the series                        1\n" in table
+    assert "  failing the same way on the release (not the series) 0\n" in table

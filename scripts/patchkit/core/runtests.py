@@ -14,7 +14,7 @@ from pathlib import Path
 
 from patchkit.core.errors import CommandError
 from patchkit.core.manifest import PAYLOADS_DIR
-from patchkit.core.report import progress
+from patchkit.core.report import progress, verdict_line
 
 RUNNER_DIR = PAYLOADS_DIR / "runner"
 FAILING_OUTCOMES = {"fail", "error"}
@@ -268,9 +268,48 @@ def compare_outcomes(new_ids, patched, reverted, labels=None, pinned=(), asgiref
     )
 
 
-def format_comparison(comparison, title):
+def split_failures(comparison, patched, reverted):
+    """The tests failing on the patched tree, split in two: (same on both trees, caused
+    by the series), each a sorted list of (test id, reverted outcome, patched outcome).
+    A test failing the same way on the release is not the series' doing (Django's own
+    tests that fail on this machine); a new test of the series that fails, or an old
+    one whose outcome changed, is. The asgiref series' pinned tests, which fail on
+    both trees on purpose, are listed on their own line and in neither."""
+    new_tests = set(comparison.new_tests)
+    same, caused = [], []
+    for test_id in sorted(patched):
+        after = patched[test_id]
+        if after not in FAILING_OUTCOMES or test_id in comparison.asgiref_changed:
+            continue
+        before = reverted.get(test_id, "missing")
+        row = (test_id, before, after)
+        (same if before == after and test_id not in new_tests else caused).append(row)
+    return same, caused
+
+
+def format_failures(rows, limit):
     lines = [
-        f"Red/green: {title}",
+        f"    {test_id}: reverted {before}, patched {after}" for test_id, before, after in rows
+    ]
+    if len(rows) > limit:
+        lines[limit:] = [f"    ... and {len(rows) - limit} more (in runtests.py's output)"]
+    return lines
+
+
+def format_comparison(comparison, title, patched=None, reverted=None, limit=10):
+    """The red/green report, its verdict on the first line. Given the outcomes, the
+    tests failing on the patched tree come next, split into those that fail the
+    same way on the release and those the series causes (at most limit of each)."""
+    lines = [verdict_line(comparison.ok, f"red/green, {title}")]
+    if patched is not None:
+        same, caused = split_failures(comparison, patched, reverted)
+        lines += [
+            f"  failing, caused by the series                        {len(caused)}",
+            *format_failures(caused, limit),
+            f"  failing the same way on the release (not the series) {len(same)}",
+            *format_failures(same, limit),
+        ]
+    lines += [
         f"  tests recorded         patched {comparison.patched_count}, "
         f"reverted {comparison.reverted_count}",
         f"  new tests              {len(comparison.new_tests)}",
@@ -293,7 +332,6 @@ def format_comparison(comparison, title):
         lines.append(f"    {test_id} ({tree})")
     if comparison.patched_count == 0:
         lines.append("  no test ran on the patched tree")
-    lines.append("verdict: " + ("OK" if comparison.ok else "FAILED"))
     return "\n".join(lines)
 
 

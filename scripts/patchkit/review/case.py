@@ -572,6 +572,24 @@ def release_note_gaps(fork, release):
     return gaps
 
 
+def realpackages_sentence(summary):
+    """What the published-packages check measured on main, from its evidence."""
+    if summary is None:
+        return (
+            "not run on the current patches "
+            "(`python3 scripts/patchset.py realpackages --series main 6.1`)"
+        )
+    served = summary["served"]
+    packages = ", ".join(f"{name} {v}" for name, v in sorted(summary["packages"].items()))
+    return (
+        f"{len(summary['packages'])} published packages ({packages}), "
+        f"{summary['configurations']} configurations of their middleware (positions in "
+        "startproject's `MIDDLEWARE`, WSGI and ASGI): served on the release "
+        f"{served['release']}, with the series {served['series']}; worse than the release "
+        f"outside LEDGER.md: {len(summary['worse_outside_ledger'])}"
+    )
+
+
 def differential_scope(summary):
     if summary is None:
         return "not run on the current patches"
@@ -882,7 +900,7 @@ def build_document(manifest, workspace, generated_on):
     values = {
         "generated_on": generated_on,
         "base_version": main.version,
-        "fail_open_test": fail_open.cells["test"].strip("`"),
+        "fail_open_test": re.findall(r"`([^`]+)`", fail_open.cells["test"])[0],
         "fail_open_versions": fail_open_versions(releases, explored, FAIL_OPEN),
         "demo_version": pristine_demo["version"],
         "demo_asgiref": pristine_demo["asgiref"],
@@ -900,6 +918,7 @@ def build_document(manifest, workspace, generated_on):
         "ledger_changes": ledger_bullets(main),
         "ledger_limitations": limitation_bullets(main),
         "differential_scope": differential_scope(explored[main.series]),
+        "realpackages": realpackages_sentence(read_evidence(f"realpackages-{main.series}")),
         "cost_sentence": cost_sentence(main.series),
         "pr_commits": pr_commits(fork, main),
         "pr_proof": pr_proof(evidence["commits"], evidence["mutate"], ecosystem),

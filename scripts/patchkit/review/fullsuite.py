@@ -116,6 +116,8 @@ def run_fullsuite(manifest, series, python, workspace, parallel):
     report = format_comparison(
         comparison,
         f"whole suite, series {release.series} vs {release.base_name} on Python {version}",
+        patched,
+        reverted,
     )
     summary = fullsuite_summary(
         release,
@@ -127,7 +129,7 @@ def run_fullsuite(manifest, series, python, workspace, parallel):
         skipped,
         time.monotonic() - started,
     )
-    # format_comparison ends with the verdict line.
+    # format_comparison holds the verdict line.
     return Outcome(
         comparison.ok, [report], {f"fullsuite-{release.series}": summary}, verdict=False
     )
