@@ -4,15 +4,11 @@ prototype's edit of load_middleware (run on a real class, in this interpreter)."
 
 import json
 
-import pytest
-
 from patchkit.cli import main
-from patchkit.core.errors import CommandError
 from patchkit.review.realpackages import (
     HEALTH_CHECK,
     build_rows,
     describe_flags,
-    infer_async_only,
     load_real_packages,
     placements,
     plan_configurations,
@@ -121,9 +117,7 @@ def rows_for(results, ledger_ids=("load-time-error",)):
 def test_responses_are_judged_on_status_body_stock_headers_and_the_package_effect():
     missing_header = [response("sync", headers={"X-Frame-Options": "DENY"}), *SERVED[1:]]
     no_effect = [response("sync", attributes={"fake": False}), *SERVED[1:]]
-    row = rows_for(
-        {"release": CRASHED, "series": missing_header, "inferred": no_effect}, ledger_ids=()
-    )[0]
+    row = rows_for({"release": CRASHED, "series": missing_header}, ledger_ids=())[0]
     assert row["requests"]["release"] == {
         "sync": "500 AttributeError",
         "async": "500 AttributeError",
@@ -133,28 +127,32 @@ def test_responses_are_judged_on_status_body_stock_headers_and_the_package_effec
         row["outcomes"]["series"]
         == "sync: no X-Content-Type-Options; async: served; health: served"
     )
-    assert row["outcomes"]["inferred"] == "sync: no request.fake; async: served; health: served"
+    row_without_effect = rows_for({"release": CRASHED, "series": no_effect}, ledger_ids=())[0]
+    assert (
+        row_without_effect["outcomes"]["series"]
+        == "sync: no request.fake; async: served; health: served"
+    )
     assert row["problems"]["release"].startswith("AttributeError: 'coroutine'")
     assert row["worse"] == []
 
 
 def test_a_request_served_by_the_release_and_not_the_series_is_worse():
-    row = rows_for({"release": CRASHED, "series": REFUSED, "inferred": SERVED})[0]
+    row = rows_for({"release": CRASHED, "series": REFUSED})[0]
     assert row["outcomes"] == {
         "release": "sync: 500 AttributeError; async: 500 AttributeError; health: served "
         "(+ unawaited coroutine)",
         "series": "load refused",
-        "inferred": "served",
     }
     assert row["worse"] == ["health"]
     assert row["ledger"] == "load-time-error"
     summary = verdict_of([row])
     assert summary["worse_with_series"] == ["fake.AsyncNoFlags first wsgi"]
     assert summary["worse_outside_ledger"] == []
-    assert summary["served"] == {"release": 0, "series": 0, "inferred": 1}
-    # No flags and an async __call__: Django's flags never give it async mode, so
-    # the series is not required to serve it; the ledger entry excuses the loss.
-    assert summary["ok"] is True
+    assert summary["served"] == {"release": 0, "series": 0}
+    # No flags and an async __call__: the series uses it in async-only mode, so it
+    # must serve it; refusing to load it fails the verdict, ledger entry or not.
+    assert summary["consistent_not_served_by_series"] == ["fake.AsyncNoFlags first wsgi"]
+    assert summary["ok"] is False
 
 
 def test_a_loss_the_ledger_does_not_list_fails_the_verdict():
@@ -177,53 +175,6 @@ def test_flags_are_described_as_load_middleware_reads_them():
     both = {**NO_FLAGS, "call_is_async_def": False, "has_acall": True}
     both.update(sync_capable=True, async_capable=True)
     assert describe_flags(both) == "sync __call__ + __acall__, sync+async"
-
-
-BASE_PY = """\
-from inspect import iscoroutinefunction
-
-
-def load(middleware):
-    for _ in [1]:
-        middleware_can_sync = getattr(middleware, "sync_capable", True)
-        middleware_can_async = getattr(middleware, "async_capable", False)
-        return middleware_can_sync, middleware_can_async
-"""
-
-
-def modes_with_inference(cls):
-    namespace = {}
-    exec(compile(infer_async_only(BASE_PY), "base.py", "exec"), namespace)
-    return namespace["load"](cls)
-
-
-def test_the_prototype_infers_async_only_for_an_async_call_without_flags():
-    from inspect import markcoroutinefunction
-
-    class NoFlags:
-        async def __call__(self, request):
-            pass
-
-    class Flagged(NoFlags):
-        async_capable = True
-
-    class MarkedSync:
-        @markcoroutinefunction
-        def __call__(self, request):
-            pass
-
-    def function_middleware(get_response):
-        return get_response
-
-    assert modes_with_inference(NoFlags) == (False, True)
-    assert modes_with_inference(Flagged) == (True, True)
-    assert modes_with_inference(MarkedSync) == (True, False)
-    assert modes_with_inference(function_middleware) == (True, False)
-
-
-def test_the_prototype_refuses_a_base_py_it_does_not_recognise():
-    with pytest.raises(CommandError, match="does not read async_capable as expected"):
-        infer_async_only(BASE_PY.replace('"async_capable", False', '"async_capable", None'))
 
 
 def test_the_doc_table_replaces_only_its_series_block(tmp_path):

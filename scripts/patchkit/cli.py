@@ -243,7 +243,7 @@ def cmd_realpackages(args, manifest):
     status = 0
     for series in args.series or [manifest.default_series]:
         evidence = run_realpackages(
-            manifest, series, args.python, workspace_of(args, manifest), args.packages, args.infer
+            manifest, series, args.python, workspace_of(args, manifest), args.packages
         )
         status = max(status, finish(report_realpackages(evidence)))
     return status
@@ -512,13 +512,7 @@ def build_parser():
         metavar="NAME",
         help="default: every package in scripts/realpackages.json",
     )
-    add_flag(
-        realpackages,
-        "--no-infer",
-        "skip the third tree (the prototype that infers async-only mode)",
-        dest="infer",
-    )
-    add_workdir(realpackages, ".realpackages", "forks, the prototype tree and virtualenvs")
+    add_workdir(realpackages, ".realpackages", "forks and virtualenvs")
 
     case = add_command(sub, "case", cmd_case)
     case.add_argument(

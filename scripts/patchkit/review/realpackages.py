@@ -2,9 +2,7 @@
 with a sync `__call__` plus `__acall__`), pinned in scripts/realpackages.json and
 installed from PyPI into their own virtualenv, each class placed where users put it
 in startproject's MIDDLEWARE, requests sent through the WSGI and ASGI handlers.
-Three trees side by side: the release, the series, and a scratch copy of the series
-whose load_middleware infers async-only mode for a class with an `async def
-__call__` and neither capability flag (a prototype, never a patch)."""
+Two trees side by side: the release and the series."""
 
 import ast
 import json
@@ -13,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
-from patchkit.core.fork import extract_commit
 from patchkit.core.interpreters import check_python, python_version_of
 from patchkit.core.ledger import read_ledger
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR, SCRIPTS_DIR
@@ -30,27 +27,10 @@ DOC = PROJECT_DIR / "docs" / "real-packages.md"
 HEALTH_CHECK = "realpackages_site.health_check_middleware"
 HANDLERS = ("wsgi", "asgi")
 POSITIONS = ("first", "after-security", "last", "beside-packages")
-TREES = ("release", "series", "inferred")
+TREES = ("release", "series")
 STOCK_HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff"}
 LOAD_TIME_LEDGER_ID = "load-time-error"
 LOAD_TIME_MESSAGE = "returned an asynchronous callable for a synchronous get_response"
-
-# The prototype of SPEC §3 item 6, inserted into a scratch copy of the series'
-# django/core/handlers/base.py. The code flag, not iscoroutinefunction(): a sync
-# __call__ that carries a markcoroutinefunction() mark must stay sync.
-INFERENCE = """\
-if (
-    isinstance(middleware, type)
-    and not hasattr(middleware, "sync_capable")
-    and not hasattr(middleware, "async_capable")
-    and getattr(getattr(middleware, "__call__", None), "__code__", None) is not None
-    and middleware.__call__.__code__.co_flags & CO_COROUTINE
-):
-    # Prototype: an async def __call__ with neither flag can only work async.
-    middleware_can_sync, middleware_can_async = False, True
-"""
-CAN_ASYNC_LINE = 'middleware_can_async = getattr(middleware, "async_capable", False)'
-INSPECT_IMPORT = "from inspect import iscoroutinefunction\n"
 
 
 # The plan: what runs ----------------------------------------------------------
@@ -210,10 +190,12 @@ def describe_flags(facts):
 
 
 def declared_consistently(facts):
-    """Whether Django's own rules (load_middleware's flags) can ever give the class
-    a mode its __call__ works in: an async def __call__ needs sync_capable = False."""
+    """Whether Django's own rules (load_middleware's flags) give the class a mode
+    its __call__ works in: an async def __call__ needs sync_capable = False, or
+    neither flag (the series then uses it in async-only mode)."""
+    no_flags = facts.get("sync_capable") is None and facts.get("async_capable") is None
     return "import_error" not in facts and not (
-        facts["call_is_async_def"] and facts["sync_capable"] is not False
+        facts["call_is_async_def"] and facts["sync_capable"] is not False and not no_flags
     )
 
 
@@ -280,43 +262,11 @@ def verdict_of(rows):
         "consistent_not_served_by_series": [row_id(row) for row in not_served],
         "worse_with_series": [row_id(row) for row in worse],
         "worse_outside_ledger": [row_id(row) for row in unlisted],
-        "worse_with_inferred": [
-            row_id(row)
-            for row in rows
-            if "inferred" in row["requests"]
-            and served(row["requests"]["release"]) - served(row["requests"]["inferred"])
-        ],
     }
 
 
 def row_id(row):
     return f"{row['class']} {row['position']} {row['handler']}"
-
-
-# The prototype tree -----------------------------------------------------------
-
-
-def infer_async_only(source):
-    """base.py's source with INFERENCE after load_middleware reads the flags."""
-    if INSPECT_IMPORT not in source or source.count(CAN_ASYNC_LINE) != 1:
-        raise CommandError(
-            "django/core/handlers/base.py does not read async_capable as expected",
-            "update INFERENCE's anchors in scripts/patchkit/review/realpackages.py",
-        )
-    source = source.replace(INSPECT_IMPORT, INSPECT_IMPORT + "from inspect import CO_COROUTINE\n")
-    before, after = source.split(CAN_ASYNC_LINE)
-    indent = before[before.rindex("\n") + 1 :]
-    block = "".join(indent + line if line else line for line in INFERENCE.splitlines(True))
-    return f"{before}{CAN_ASYNC_LINE}\n{block.rstrip()}{after}"
-
-
-def build_inferred_tree(fork, dest):
-    """A scratch copy of the series' HEAD with the inference in load_middleware."""
-    progress(f"Building the inference prototype in {dest}...")
-    tree = extract_commit(fork, "HEAD", dest, link_regression=False)
-    base = tree / "django" / "core" / "handlers" / "base.py"
-    base.write_text(infer_async_only(base.read_text()))
-    return tree
 
 
 # Installing -------------------------------------------------------------------
@@ -405,17 +355,13 @@ def run_one_package(python, name, package, beside_wheels, trees, startproject, p
     return configurations, reports
 
 
-def run_realpackages(manifest, series, python, workspace, names, infer=True):
+def run_realpackages(manifest, series, python, workspace, names):
     release = manifest.release(series)
     packages, beside, settings = load_real_packages(names)
     everything, _, _ = load_real_packages()
     check_python(release, python)
     prepared = prepare_trees(release, workspace)
     trees = {"release": prepared.reverted, "series": prepared.fork}
-    if infer:
-        trees["inferred"] = build_inferred_tree(
-            prepared.fork, workspace.root / f"inferred-{release.series}"
-        )
     startproject = startproject_middleware(prepared.fork)
     ledger_ids = {entry.id for entry in read_ledger()[0] if entry.applies_to(release)}
     plan = {"beside": beside, "settings": settings}
