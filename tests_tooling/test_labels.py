@@ -233,3 +233,25 @@ def test_setup_prints_no_per_tree_exit_status_when_comparing(fake_setup_runs, pr
         "verdict: OK"
     ) in out
     assert "exit" not in out
+
+
+def test_scope_new_tests_runs_only_the_modules_of_the_new_tests(project, tmp_path, monkeypatch):
+    from patchkit import cli
+    from patchkit.checks import labels
+
+    monkeypatch.setattr(cli, "PROJECT_DIR", project)
+    trees = workspace.Trees(None, tmp_path / "fork", tmp_path / "reverted")
+    monkeypatch.setattr(labels, "prepare", lambda *args, **kwargs: (trees, "/venv/bin/python"))
+    monkeypatch.setattr(labels, "python_version_of", lambda python: "3.13.0")
+    new_ids = {NEW_TEST, "async_callable_regression.tests.AsyncCallMiddlewareTests.test_x"}
+    monkeypatch.setattr(labels, "new_test_ids", lambda fork, release: new_ids)
+    seen = []
+
+    def run_runtests(python, tree, labels, parallel, import_from_tree, **kwargs):
+        seen.append(list(labels))
+        return 0, {test_id: "error" if import_from_tree else "pass" for test_id in new_ids}
+
+    monkeypatch.setattr(labels, "run_runtests", run_runtests)
+    command = ["test", "--series", "6.1", "--python", sys.executable, "--compare-pristine"]
+    assert main([*command, "--workdir", str(tmp_path / "work"), "--scope", "new-tests"]) == 0
+    assert seen == [["async_callable_regression.tests", "basic.tests"]] * 2

@@ -78,6 +78,7 @@ def cmd_test(args, manifest):
         args.compare_pristine,
         args.parallel,
         args.verbose,
+        args.scope == "new-tests",
     )
     return outcome
 
@@ -373,6 +374,13 @@ def build_parser():
         test,
         "--compare-pristine",
         "also run on the release's django/ and apply the red/green rules",
+    )
+    test.add_argument(
+        "--scope",
+        choices=["labels", "new-tests"],
+        default="labels",
+        help="labels: the manifest's labels (or --labels); new-tests: only the test "
+        "modules that define the series' new tests",
     )
     test.add_argument(
         "--labels", nargs="+", metavar="LABEL", help="runtests.py labels (default: the manifest's)"

@@ -24,12 +24,28 @@ def labels_for(manifest, requested):
     return labels
 
 
+def new_test_modules(fork, release):
+    """The test modules that define the series' new tests (tests_regression/'s too)."""
+    return sorted({test_id.rsplit(".", 2)[0] for test_id in new_test_ids(fork, release)})
+
+
 def run_series_tests(
-    manifest, release, workspace, python, labels, compare, parallel=None, verbose=False
+    manifest,
+    release,
+    workspace,
+    python,
+    labels,
+    compare,
+    parallel=None,
+    verbose=False,
+    new_tests_only=False,
 ):
-    """Prepare the trees, run the labels; return (Outcome, fork, interpreter).
-    runtests.py's output goes to log files unless verbose."""
+    """Prepare the trees, run the labels (or only the modules of the series' new
+    tests); return (Outcome, fork, interpreter). runtests.py's output goes to log
+    files unless verbose."""
     trees, python = prepare(release, workspace, python, reverted=compare)
+    if new_tests_only:
+        labels = new_test_modules(trees.fork, release)
     if compare:
         # Django's parallel runner replays the workers' results by test index, and
         # under load it was seen to drop or shift some (Found 2294, Ran 2256): a
