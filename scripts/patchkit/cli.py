@@ -307,6 +307,12 @@ def add_workdir(parser, folder, what="forks and virtualenvs"):
     )
 
 
+def add_packages(parser, manifest_file):
+    parser.add_argument(
+        "--packages", nargs="+", metavar="NAME", help=f"default: every package in {manifest_file}"
+    )
+
+
 def add_count(parser, flag, default, what):
     parser.add_argument(
         flag, type=int, default=default, metavar="N", help=f"{what} (default {default})"
@@ -503,23 +509,13 @@ def build_parser():
     ecosystem = add_command(sub, "ecosystem", cmd_ecosystem)
     add_series(ecosystem)
     add_python(ecosystem)
-    ecosystem.add_argument(
-        "--packages",
-        nargs="+",
-        metavar="NAME",
-        help="default: every package in scripts/ecosystem.json",
-    )
+    add_packages(ecosystem, "scripts/ecosystem.json")
     add_workdir(ecosystem, ".ecosystem", "forks, sdists and virtualenvs")
 
     realpackages = add_command(sub, "realpackages", cmd_realpackages)
     add_series(realpackages, many=True)
     add_python(realpackages)
-    realpackages.add_argument(
-        "--packages",
-        nargs="+",
-        metavar="NAME",
-        help="default: every package in scripts/realpackages.json",
-    )
+    add_packages(realpackages, "scripts/realpackages.json")
     add_workdir(realpackages, ".realpackages", "forks and virtualenvs")
 
     case = add_command(sub, "case", cmd_case)

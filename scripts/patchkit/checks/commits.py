@@ -28,7 +28,7 @@ from patchkit.core.runtests import (
     ProgressBoard,
     compare_outcomes,
     run_both,
-    run_runtests,
+    run_in_scratch_tree,
 )
 from patchkit.core.workspace import prepare
 
@@ -76,15 +76,8 @@ def check_commit(python, fork, release, parent, commit, subject, scratch, pinned
     results = run_both(
         {
             name: (
-                lambda name=name, tree=tree: run_runtests(
-                    python,
-                    tree,
-                    labels,
-                    parallel=1,
-                    import_from_tree=True,
-                    log_path=logs / f"{commit[:12]}-{name}.log",
-                    board=board,
-                    name=name,
+                lambda name=name, tree=tree: run_in_scratch_tree(
+                    python, tree, labels, logs / f"{commit[:12]}-{name}.log", name, board
                 )
             )
             for name, tree in (("with", with_commit), ("without", without_commit))
@@ -249,15 +242,7 @@ def run_mutation_check(release, python, workspace):
             )
             log = workspace.log(f"site-{number}")
             try:
-                _, outcomes = run_runtests(
-                    python,
-                    tree,
-                    new,
-                    parallel=1,
-                    import_from_tree=True,
-                    log_path=log,
-                    name=f"site {number}",
-                )
+                _, outcomes = run_in_scratch_tree(python, tree, new, log, f"site {number}")
             finally:
                 file.write_text(original)
             red = [test_id for test_id in new if outcomes.get(test_id) in FAILING_OUTCOMES]

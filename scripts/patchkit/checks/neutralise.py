@@ -23,7 +23,7 @@ from patchkit.core.fork import extract_commit, git, new_test_ids, upstream_tag
 from patchkit.core.git import GitError
 from patchkit.core.interpreters import python_version_of
 from patchkit.core.report import Outcome, progress, text_table
-from patchkit.core.runtests import FAILING_OUTCOMES, ProgressBoard, run_runtests
+from patchkit.core.runtests import FAILING_OUTCOMES, ProgressBoard, run_in_scratch_tree
 from patchkit.core.workspace import prepare
 
 # Where Django defines the decorators a view can be given.
@@ -296,16 +296,8 @@ def run_neutralise_check(release, python, workspace, jobs=None):
             if file:
                 file.write_text(neutralised_source(original, decorator.name, hits.absolute()))
             try:
-                _, outcomes = run_runtests(
-                    python,
-                    tree,
-                    new,
-                    parallel=1,
-                    import_from_tree=True,
-                    log_path=workspace.log(f"neutralise-{number}-{name}"),
-                    board=board,
-                    name=name,
-                )
+                log = workspace.log(f"neutralise-{number}-{name}")
+                _, outcomes = run_in_scratch_tree(python, tree, new, log, name, board)
             finally:
                 if file:
                     file.write_text(original)

@@ -174,6 +174,21 @@ def run_runtests(
         return status, json.loads(results_path.read_text())
 
 
+def run_in_scratch_tree(python, tree, labels, log_path, name, board=None):
+    """Run labels in a scratch tree (a commit or a mutant extracted from the fork):
+    django is imported from the tree, one process, so each outcome is its own."""
+    return run_runtests(
+        python,
+        tree,
+        labels,
+        parallel=1,
+        import_from_tree=True,
+        log_path=log_path,
+        board=board,
+        name=name,
+    )
+
+
 def run_both(jobs):
     """Run {name: callable} at the same time when the machine has 2 or more cores,
     one after the other otherwise; return {name: result}."""

@@ -34,6 +34,7 @@ from patchkit.core.repostate import (
     tracked,
     unwritable_folders,
 )
+from patchkit.core.sdists import sha256_of
 
 
 def django_version_of(checkout):
@@ -360,7 +361,7 @@ def series_bundle(release):
     checksum = bundle.with_name(bundle.name + ".sha256")
     if bundle.is_file():
         expected = checksum.read_text().strip() if checksum.is_file() else None
-        if expected == file_sha256(bundle):
+        if expected == sha256_of(bundle):
             return bundle
         progress(
             f"The cached series bundle {bundle} is damaged (its sha256 is not the one "
@@ -381,20 +382,12 @@ def series_bundle(release):
         partial = Path(scratch) / "series.bundle"
         run_git(["bundle", "create", "-q", str(partial), patched_branch(release)], base)
         partial_checksum = Path(scratch) / "series.bundle.sha256"
-        partial_checksum.write_text(file_sha256(partial) + "\n")
+        partial_checksum.write_text(sha256_of(partial) + "\n")
         # Each replace is atomic; a concurrent apply that reads the new checksum with
         # the old bundle (or the reverse) builds its own and replaces both.
         os.replace(partial_checksum, checksum)
         os.replace(partial, bundle)
     return bundle
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as data:
-        for block in iter(lambda: data.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class SeriesBlobs:
