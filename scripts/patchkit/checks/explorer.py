@@ -616,6 +616,7 @@ def run_oracle(release, prepared, interpreter, scratch, examples):
         "counts": helper["counts"],
         "limitations": helper["limitations"],
         "failures": helper["failures"],
+        "asgiref_counts": helper.get("asgiref_counts"),
         "helper_seconds": helper["seconds"],
         "entry_trees": len(trees),
         "entry_points": entry_points,
@@ -632,6 +633,11 @@ def format_oracle(oracle, release):
     ]
     for limitation, n in sorted(oracle["limitations"].items()):
         lines.append(f"  LEDGER.md {limitation}: {n} callable(s)")
+    if oracle.get("asgiref_counts"):
+        judged = ", ".join(
+            f"{n} {outcome}" for outcome, n in sorted(oracle["asgiref_counts"].items())
+        )
+        lines.append(f"  asgiref series' _is_coroutine_callable(), same callables: {judged}")
     for failure in oracle["failures"]:
         lines.append("  " + failure["text"].rstrip().replace("\n", "\n    "))
     entry_points = format_entry_points(oracle["entry_points"], release)

@@ -35,6 +35,19 @@ def main(argv):
         mark_module=module,
         keep=config["keep"],
     )
+    # With the companion asgiref series installed, asgiref's own decision
+    # (sync_to_async()'s refusal, async_to_sync()'s warning) faces the same truth.
+    import asgiref.sync
+
+    asgiref_rule = getattr(asgiref.sync, "_is_coroutine_callable", None)
+    if asgiref_rule is not None:
+        judged = oracle_core.search(
+            asgiref_rule, release, set(config["limitations"]), config["examples"],
+            mark_module=module,
+        )
+        result["asgiref_counts"] = judged["counts"]
+        for failure in judged["failures"]:
+            result["failures"].append({**failure, "text": "asgiref: " + failure["text"]})
     result["seconds"] = round(time.monotonic() - started, 1)
     import django
 
