@@ -27,7 +27,8 @@ def is_coroutine_callable(obj):
     return inspect.iscoroutinefunction(getattr(type(obj), "__call__", None))
 """
 
-# The corrected rule, as the ground-truth issue states it.
+# The rule the series ships (patches/main/, django/utils/inspect.py), with its
+# is_async_def() inlined.
 REFERENCE_HELPER = """
 def is_coroutine_callable(obj):
     if inspect.iscoroutinefunction(obj):
@@ -35,9 +36,9 @@ def is_coroutine_callable(obj):
     if type(obj) in (types.FunctionType, types.MethodType):
         return False
     call = getattr(type(obj), "__call__", None)
-    if call is functools.partial.__call__:
-        return is_coroutine_callable(obj.func)
-    # only "async def" counts on the type: a mark there never made instances async
+    while call is functools.partial.__call__:
+        obj = obj.func
+        call = getattr(type(obj), "__call__", None)
     call = getattr(call, "__func__", call)
     return inspect.isfunction(call) and bool(call.__code__.co_flags & inspect.CO_COROUTINE)
 """
