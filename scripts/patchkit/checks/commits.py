@@ -22,7 +22,7 @@ from patchkit.core.fork import (
     upstream_tag,
 )
 from patchkit.core.interpreters import python_version_of
-from patchkit.core.report import Outcome, progress, text_table
+from patchkit.core.report import check_outcome, progress, text_table
 from patchkit.core.runtests import (
     FAILING_OUTCOMES,
     ProgressBoard,
@@ -138,25 +138,19 @@ def run_commit_check(release, python, workspace, pinned):
             )
             parent = commit
     report, ok = format_commit_results(release, python, results)
-    evidence = {
-        f"commits-{release.series}": {
-            "series": release.series,
-            "version": release.version,
-            "python": python_version_of(python),
-            "ok": ok,
-            "commits": [
-                {
-                    "subject": result.subject,
-                    "new_tests": result.new_tests,
-                    "red_green": result.red_green,
-                    "pinned": result.pinned,
-                    "violations": len(result.violations),
-                }
-                for result in results
-            ],
+    commits = [
+        {
+            "subject": result.subject,
+            "new_tests": result.new_tests,
+            "red_green": result.red_green,
+            "pinned": result.pinned,
+            "violations": len(result.violations),
         }
-    }
-    return Outcome(ok, [report], evidence)
+        for result in results
+    ]
+    return check_outcome(
+        "commits", release, python_version_of(python), ok, report, commits=commits
+    )
 
 
 # Mutation: one call site at a time ----------------------------------------------
@@ -248,18 +242,16 @@ def run_mutation_check(release, python, workspace):
             red = [test_id for test_id in new if outcomes.get(test_id) in FAILING_OUTCOMES]
             results.append(SiteResult(site, red))
     report, ok = format_site_results(release, python, results)
-    evidence = {
-        f"mutate-{release.series}": {
-            "series": release.series,
-            "version": release.version,
-            "python": python_version_of(python),
-            "ok": ok,
-            "sites": len(results),
-            "killed": sum(result.killed for result in results),
-            "survivors": [f"{r.site.path}:{r.site.line}" for r in results if not r.killed],
-        }
-    }
-    return Outcome(ok, [report], evidence)
+    return check_outcome(
+        "mutate",
+        release,
+        python_version_of(python),
+        ok,
+        report,
+        sites=len(results),
+        killed=sum(result.killed for result in results),
+        survivors=[f"{r.site.path}:{r.site.line}" for r in results if not r.killed],
+    )
 
 
 def format_site_results(release, python, results):

@@ -22,7 +22,7 @@ from patchkit.core.errors import CommandError
 from patchkit.core.fork import extract_commit, git, new_test_ids, upstream_tag
 from patchkit.core.git import GitError
 from patchkit.core.interpreters import python_version_of
-from patchkit.core.report import Outcome, progress, text_table
+from patchkit.core.report import check_outcome, progress, text_table
 from patchkit.core.runtests import FAILING_OUTCOMES, ProgressBoard, run_in_scratch_tree
 from patchkit.core.workspace import prepare
 
@@ -316,21 +316,19 @@ def run_neutralise_check(release, python, workspace, jobs=None):
     ]
     not_judged = sorted(set(new) - set(judged))
     report, ok = format_neutralise_results(release, python, results, others, not_judged)
-    evidence = {
-        f"neutralise-{release.series}": {
-            "series": release.series,
-            "version": release.version,
-            "python": python_version_of(python),
-            "ok": ok,
-            "new_tests": len(new),
-            "decorators": len(results),
-            "killed": sum(result.killed for result in results),
-            "survivors": [r.decorator.name for r in results if not r.killed],
-            "killed_by": {r.decorator.name: r.red for r in results if r.killed},
-            "not_judged": not_judged,
-        }
-    }
-    return Outcome(ok, [report], evidence)
+    return check_outcome(
+        "neutralise",
+        release,
+        python_version_of(python),
+        ok,
+        report,
+        new_tests=len(new),
+        decorators=len(results),
+        killed=sum(result.killed for result in results),
+        survivors=[r.decorator.name for r in results if not r.killed],
+        killed_by={r.decorator.name: r.red for r in results if r.killed},
+        not_judged=not_judged,
+    )
 
 
 def format_neutralise_results(release, python, results, others=(), not_judged=()):

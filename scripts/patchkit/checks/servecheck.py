@@ -20,6 +20,7 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.fork import series_topics
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
+from patchkit.core.process import start_logged
 from patchkit.core.report import Outcome, progress, text_table
 from patchkit.core.venvs import run_checked
 from patchkit.core.workspace import prepare
@@ -190,15 +191,7 @@ def serve_and_load(server, command, env, port, scratch, tree_name, expected, req
     """Start one server, load it, always stop it; return what happened."""
     log_path = Path(scratch) / f"{tree_name}-{server.split()[0]}.log"
     progress(f"Starting {server} with the {tree_name} django on 127.0.0.1:{port}...")
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=scratch,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_logged(command, log_path, cwd=scratch, env=env, own_session=True)
     try:
         wait_until_serving(process, port, log_path)
         progress(f"Sending {requests} requests at concurrency {CONCURRENCY}...")

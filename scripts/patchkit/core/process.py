@@ -1,6 +1,8 @@
-"""The one runner of programs that run to completion (git, pip, the linters, the
-workers): an argument list, never a shell string; output captured; a failure
-raised as a CommandError that names the command and carries its output."""
+"""Where every program this tool runs is started (spawn): an argument list, never a
+shell string. run_process runs one to completion (git, pip, the linters, the
+workers) with its output captured and a failure raised as a CommandError that names
+the command and carries its output; start_logged starts one in the background
+with its output going to a log file (servers, side-by-side workers, test runs)."""
 
 import os
 import shlex
@@ -41,6 +43,22 @@ class ProcessError(CommandError):
         return shlex.join(self.command_list)
 
 
+def spawn(command, own_session=False, **options):
+    """Start command and return its Popen; options are Popen's (cwd, env, stdin,
+    stdout: a pipe unless given, stderr: into stdout unless given). own_session: in a
+    session of its own, so a Ctrl-C at the terminal does not reach it, and its
+    process group can be signalled as one."""
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, **options}
+    command = [str(part) for part in command]
+    return subprocess.Popen(command, start_new_session=own_session, **options)
+
+
+def start_logged(command, log_path, cwd=None, env=None, own_session=False):
+    """Start command in the background with its output and errors going to log_path."""
+    with open(log_path, "w") as log:
+        return spawn(command, cwd=cwd, env=env, stdout=log, own_session=own_session)
+
+
 def run_process(
     command,
     cwd=None,
@@ -65,14 +83,13 @@ def run_process(
         if input is not None:
             stdin.write(input.encode("utf-8", "surrogateescape"))
             stdin.seek(0)
-        process = subprocess.Popen(
+        process = spawn(
             command,
             cwd=cwd,
             env=env,
             stdin=stdin,
-            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=shield_interrupts,
+            own_session=shield_interrupts,
         )
         interrupted = False
         while True:

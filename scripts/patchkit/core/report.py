@@ -89,3 +89,11 @@ class Outcome:
         if self.status is not None:
             return self.status
         return 0 if self.ok else 1
+
+
+def check_outcome(check, release, python, ok, report, **figures):
+    """A check's Outcome: its report, and its summary as the evidence
+    <check>-<series> (which release, on which Python, ok, and the figures)."""
+    summary = {"series": release.series, "version": release.version, "python": python}
+    summary.update(ok=ok, **figures)
+    return Outcome(ok, [report], {f"{check}-{release.series}": summary})

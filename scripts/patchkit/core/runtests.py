@@ -5,7 +5,6 @@ import concurrent.futures
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from patchkit.core.errors import CommandError
 from patchkit.core.manifest import PAYLOADS_DIR
+from patchkit.core.process import spawn, start_logged
 from patchkit.core.report import progress, verdict_line
 
 RUNNER_DIR = PAYLOADS_DIR / "runner"
@@ -22,9 +22,7 @@ FAILING_OUTCOMES = {"fail", "error"}
 
 def stream_command(command, cwd, env):
     """Run command, echoing its output as it comes; return (status, output)."""
-    process = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    process = spawn(command, cwd=cwd, env=env)
     chunks = []
     while True:
         chunk = os.read(process.stdout.fileno(), 4096)
@@ -111,13 +109,10 @@ def logged_command(command, cwd, env, log_path, board, name):
     log_path.parent.mkdir(parents=True, exist_ok=True)
     board.add(name, env["PATCHSET_PROGRESS"])
     try:
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-            while process.poll() is None:
-                board.tick()
-                time.sleep(0.5)
+        process = start_logged(command, log_path, cwd=cwd, env=env)
+        while process.poll() is None:
+            board.tick()
+            time.sleep(0.5)
     finally:
         board.remove(name)
     return process.returncode, log_path.read_text(errors="replace")

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
+from patchkit.core.process import start_logged
 from patchkit.core.report import progress
 
 WORKER_TIMEOUT = 1800
@@ -45,22 +46,18 @@ def run_side_by_side(python, trees, script, args, scratch, command, what, paths=
         progress(f"Running {what} with the {name} django ({tree / 'django'})...")
         results_path = Path(scratch) / f"{Path(script).stem}-{name}.json"
         log_path = Path(scratch) / f"{Path(script).stem}-{name}.log"
-        log = open(log_path, "w")
-        process = subprocess.Popen(
-            [str(python), str(script), *map(str, args), str(results_path)],
+        process = start_logged(
+            [python, script, *args, results_path],
+            log_path,
             env=worker_env(tree, [Path(script).parent, *paths]),
-            stdout=log,
-            stderr=subprocess.STDOUT,
         )
-        running[name] = (process, log, results_path, log_path)
+        running[name] = (process, results_path, log_path)
     reports = {}
-    for name, (process, log, results_path, log_path) in running.items():
+    for name, (process, results_path, log_path) in running.items():
         try:
             process.wait(timeout=WORKER_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        finally:
-            log.close()
         reports[name] = read_report(results_path, trees[name], name, log_path, command)
     return reports
