@@ -9,6 +9,7 @@ series; `scripts/patchset.py redgreen` checks both.
 from asgiref.sync import iscoroutinefunction
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import got_request_exception
 from django.test import AsyncClient, Client, SimpleTestCase, override_settings
 from django.utils.module_loading import import_string
 
@@ -103,6 +104,45 @@ class AsyncCallMiddlewareTests(SimpleTestCase):
     async def test_http404_becomes_404_async(self):
         response = await self.async_client.get("/sync/")
         self.assertEqual(response.status_code, 404)
+
+    def assertServerError(self, response, cm, received):
+        self.assertEqual(response.status_code, 500)
+        self.assertEqual(cm.records[0].getMessage(), "Internal Server Error: /sync/")
+        self.assertEqual(received, ["/sync/"])
+
+    def receive_request_exceptions(self):
+        """Paths of the requests got_request_exception is sent for."""
+        received = []
+
+        def receiver(sender, request, **kwargs):
+            received.append(request.path)
+
+        got_request_exception.connect(receiver)
+        self.addCleanup(got_request_exception.disconnect, receiver)
+        return received
+
+    @override_settings(
+        MIDDLEWARE=[f"{SUPPORT_MODULE}.RaiseValueErrorAsyncCallMiddleware"]
+    )
+    def test_outermost_exception_becomes_500(self):
+        """
+        An exception raised by an unmarked async middleware first in MIDDLEWARE
+        is a 500, logged to django.request and sent with got_request_exception,
+        instead of propagating out of the handler.
+        """
+        received = self.receive_request_exceptions()
+        with self.assertLogs("django.request", "ERROR") as cm:
+            response = Client(raise_request_exception=False).get("/sync/")
+        self.assertServerError(response, cm, received)
+
+    @override_settings(
+        MIDDLEWARE=[f"{SUPPORT_MODULE}.RaiseValueErrorAsyncCallMiddleware"]
+    )
+    async def test_outermost_exception_becomes_500_async(self):
+        received = self.receive_request_exceptions()
+        with self.assertLogs("django.request", "ERROR") as cm:
+            response = await AsyncClient(raise_request_exception=False).get("/sync/")
+        self.assertServerError(response, cm, received)
 
     @override_settings(
         MIDDLEWARE=after_common_middleware("UndeclaredAsyncCallMiddleware")
