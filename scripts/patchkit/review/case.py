@@ -233,36 +233,29 @@ def run_and_missing(summaries):
     return present, (f"Not run on the current patches: {', '.join(missing)}." if missing else "")
 
 
+# The commits table: (column title, key of a commit's summary).
+COMMIT_COLUMNS = (
+    ("subject", "subject"),
+    ("new tests", "new_tests"),
+    ("red without, green with", "red_green"),
+    ("pinned (green on both)", "pinned"),
+    ("violations", "violations"),
+)
+
+
 def commits_text(summary):
     if summary is None:
         return not_run("python3 scripts/patchset.py commits --series main")
+    header = ("commit", *(title for title, _ in COMMIT_COLUMNS))
     rows = [
-        (
-            number,
-            entry["subject"],
-            entry["new_tests"],
-            entry["red_green"],
-            entry["pinned"],
-            entry["violations"],
-        )
+        (number, *(entry[key] for _, key in COMMIT_COLUMNS))
         for number, entry in enumerate(summary["commits"], 1)
     ]
     return (
         f"`python3 scripts/patchset.py commits --series {summary['series']}`: each commit "
         "on top of the ones before it, its new tests run without it and with it "
         f"(Django {summary['version']}, Python {summary['python']}); "
-        f"verdict {'OK' if summary['ok'] else 'FAILED'}.\n\n"
-        + markdown_table(
-            (
-                "commit",
-                "subject",
-                "new tests",
-                "red without, green with",
-                "pinned (green on both)",
-                "violations",
-            ),
-            rows,
-        )
+        f"verdict {'OK' if summary['ok'] else 'FAILED'}.\n\n" + markdown_table(header, rows)
     )
 
 
@@ -756,6 +749,24 @@ def fullsuite_fact(full):
     )
 
 
+def redgreen_fact(commits):
+    if commits is None:
+        return " ", "— " + not_run("python3 scripts/patchset.py commits --series main")
+    red_green = sum(commit["red_green"] for commit in commits["commits"])
+    return mark(commits["ok"]), (
+        f"— {red_green} new tests fail without their commit and pass with it (A1)"
+    )
+
+
+def call_sites_fact(mutate, tests):
+    if mutate is None:
+        return " ", "— " + not_run("python3 scripts/patchset.py mutate --series main")
+    return mark(mutate["ok"]), (
+        f"— {len(tests)} new tests; {mutate['killed']} of {mutate['sites']} call sites "
+        "fail a test when reverted (A2)"
+    )
+
+
 def docs_fact(docs, target):
     if docs is None:
         return " ", "— " + not_run("python3 scripts/patchset.py docs --series main")
@@ -772,7 +783,6 @@ def facts_for(fork, release, tests, evidence):
         {line[1:].strip() for line in diff.splitlines() if line.startswith("+.. version")}
     )
     gaps = release_note_gaps(fork, release)
-    commits, mutate = evidence["commits"], evidence["mutate"]
     return {
         "lint": lint_fact(evidence["lint"]),
         "docs_lint": docs_lint_fact(evidence["lint"]),
@@ -785,20 +795,8 @@ def facts_for(fork, release, tests, evidence):
         "fullsuite": fullsuite_fact(evidence["fullsuite"]),
         "docs": docs_fact(evidence["docs"], "html"),
         "spelling": docs_fact(evidence["docs"], "spelling"),
-        "redgreen": (
-            mark(commits["ok"]),
-            f"— {sum(c['red_green'] for c in commits['commits'])} new tests fail "
-            "without their commit and pass with it (A1)",
-        )
-        if commits
-        else (" ", "— " + not_run("python3 scripts/patchset.py commits --series main")),
-        "tests": (
-            mark(mutate["ok"]),
-            f"— {len(tests)} new tests; {mutate['killed']} of {mutate['sites']} call "
-            "sites fail a test when reverted (A2)",
-        )
-        if mutate
-        else (" ", "— " + not_run("python3 scripts/patchset.py mutate --series main")),
+        "redgreen": redgreen_fact(evidence["commits"]),
+        "tests": call_sites_fact(evidence["mutate"], tests),
         "release_notes": (mark(bool(notes)), f"— {', '.join(f'`{n}`' for n in notes)}"),
         "annotations": (
             mark(bool(annotated)),

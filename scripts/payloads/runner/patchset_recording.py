@@ -34,32 +34,35 @@ class RecordingTextTestResult(unittest.TextTestResult):
         # A failed subTest already marked the test; success must not hide it.
         self.outcomes.setdefault(test.id(), "pass")
 
-    def addFailure(self, test, err):
-        super().addFailure(test, err)
-        self.record(test, "fail")
-
-    def addError(self, test, err):
-        super().addError(test, err)
-        self.record(test, "error")
-
-    def addSkip(self, test, reason):
-        super().addSkip(test, reason)
-        self.record(test, "skip")
-
-    def addExpectedFailure(self, test, err):
-        super().addExpectedFailure(test, err)
-        self.record(test, "xfail")
-
-    def addUnexpectedSuccess(self, test):
-        super().addUnexpectedSuccess(test)
-        self.record(test, "upass")
-
     def addSubTest(self, test, subtest, err):
         super().addSubTest(test, subtest, err)
         if err is not None:
             failed = issubclass(err[0], test.failureException)
             if self.outcomes.get(test.id()) != "error":
                 self.record(test, "fail" if failed else "error")
+
+
+# unittest's callbacks for the outcomes other than success, and what each records.
+OUTCOME_CALLBACKS = {
+    "addFailure": "fail",
+    "addError": "error",
+    "addSkip": "skip",
+    "addExpectedFailure": "xfail",
+    "addUnexpectedSuccess": "upass",
+}
+
+
+def recording_callback(name, outcome):
+    def callback(self, test, *args):
+        getattr(unittest.TextTestResult, name)(self, test, *args)
+        self.record(test, outcome)
+
+    callback.__name__ = name
+    return callback
+
+
+for name, outcome in OUTCOME_CALLBACKS.items():
+    setattr(RecordingTextTestResult, name, recording_callback(name, outcome))
 
 
 class RecordingDiscoverRunner(DiscoverRunner):
