@@ -72,10 +72,10 @@ def isolated_git(tmp_path, monkeypatch):
 def progress_printed():
     """Progress lines go where the CLI sends them, also when a test calls a command's
     function directly."""
-    from patchkit.cli import show_progress
+    from patchkit.cli import CONSOLE
     from patchkit.core.report import set_progress
 
-    previous = set_progress(show_progress)
+    previous = set_progress(CONSOLE)
     yield
     set_progress(previous)
 

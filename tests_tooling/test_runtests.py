@@ -69,24 +69,59 @@ def test_new_test_skipped_on_both_trees_is_listed_not_a_violation():
     assert "  new, skipped on both   1" in format_comparison(comparison, "x")
 
 
-def test_plain_progress_prints_a_line_per_quarter_not_per_interval(tmp_path):
-    import io
+class RecordingListener:
+    def __init__(self, live):
+        self.live, self.lines, self.statuses = live, [], []
 
+    def line(self, text):
+        self.lines.append(text)
+
+    def status(self, text):
+        self.statuses.append(text)
+
+
+def board_progress(tmp_path, live, found):
+    """Finish found tests one at a time under a ProgressBoard; return the listener
+    that got its progress."""
+    from patchkit.core.report import set_progress
     from patchkit.core.runtests import ProgressBoard
 
-    stream = io.StringIO()
-    board = ProgressBoard(stream=stream, quiet_every=3600)
-    progress = tmp_path / "progress"
-    board.add("patched", progress)
-    for done in range(0, 101):
-        progress.write_text("100\n" + "." * done)
-        board.tick()
+    listener = RecordingListener(live)
+    previous = set_progress(listener)
+    try:
+        board = ProgressBoard(quiet_every=3600)
+        progress = tmp_path / "progress"
+        board.add("patched", progress)
+        for done in range(0, found + 1):
+            progress.write_text(f"{found}\n" + "." * done)
+            board.tick()
+        board.remove("patched")
+    finally:
+        set_progress(previous)
+    return listener
 
-    lines = stream.getvalue().splitlines()
-    assert [line.split(" tests")[0] for line in lines] == [
+
+def test_plain_progress_prints_a_line_per_quarter_not_per_interval(tmp_path):
+    listener = board_progress(tmp_path, live=False, found=100)
+
+    assert listener.statuses == []
+    assert [line.split(" tests")[0] for line in listener.lines] == [
         "  patched 25/100",
         "  patched 50/100",
         "  patched 75/100",
+    ]
+
+
+def test_on_a_terminal_progress_rewrites_one_status_line_then_clears_it(tmp_path):
+    listener = board_progress(tmp_path, live=True, found=3)
+
+    assert listener.lines == []
+    assert [status.split(" tests")[0] for status in listener.statuses] == [
+        "  patched 0/3",
+        "  patched 1/3",
+        "  patched 2/3",
+        "  patched 3/3",
+        "",
     ]
 
 

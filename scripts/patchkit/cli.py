@@ -533,8 +533,26 @@ def build_parser():
     return parser
 
 
-def show_progress(line):
-    print(line, flush=True)
+class Console:
+    """Where progress goes: standard output (looked up at each write)."""
+
+    @property
+    def live(self):
+        return sys.stdout.isatty()
+
+    def line(self, text):
+        print(text, flush=True)
+
+    def status(self, text):
+        print("\r\033[K" + text, end="", flush=True)
+
+    def echo(self, data):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+CONSOLE = Console()
 
 
 def finish(outcome):
@@ -564,7 +582,7 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exit:  # argparse reports usage errors itself
         return exit.code if isinstance(exit.code, int) else 2
-    set_progress(show_progress)
+    set_progress(CONSOLE)
     try:
         manifest = load_manifest()
         return finish(args.handler(args, manifest))

@@ -38,15 +38,17 @@ def verdict_line(ok, detail=""):
 
 
 # Progress --------------------------------------------------------------------
-# Core and commands report what they are doing through progress(); only the
-# listener cli installs writes it anywhere, so a caller can silence it.
+# Core and commands report what they are doing through the functions below; only
+# the listener cli installs writes it anywhere, so a caller can silence it. A
+# listener has line(text), status(text): a line that replaces the previous status
+# line ("" clears it), used only when its `live` is true (a terminal), and
+# echo(data): a program's output, bytes as they come.
 
 _listener = None
 
 
 def set_progress(listener):
-    """Send progress lines to listener(line), or nowhere with None; return the
-    previous listener."""
+    """Send progress to listener, or nowhere with None; return the previous one."""
     global _listener
     previous, _listener = _listener, listener
     return previous
@@ -55,7 +57,23 @@ def set_progress(listener):
 def progress(message=""):
     """One line of live progress (a step starting, a run's log file)."""
     if _listener is not None:
-        _listener(message)
+        _listener.line(message)
+
+
+def live_status():
+    """Whether progress_status() rewrites one line in place (on a terminal)."""
+    return _listener is not None and _listener.live
+
+
+def progress_status(text):
+    if _listener is not None:
+        _listener.status(text)
+
+
+def progress_echo(data):
+    """A program's output (bytes), shown as it comes."""
+    if _listener is not None:
+        _listener.echo(data)
 
 
 @contextmanager

@@ -5,7 +5,6 @@ import concurrent.futures
 import dataclasses
 import json
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -14,7 +13,13 @@ from pathlib import Path
 from patchkit.core.errors import CommandError
 from patchkit.core.manifest import PAYLOADS_DIR
 from patchkit.core.process import spawn, start_logged
-from patchkit.core.report import progress, verdict_line
+from patchkit.core.report import (
+    live_status,
+    progress,
+    progress_echo,
+    progress_status,
+    verdict_line,
+)
 
 RUNNER_DIR = PAYLOADS_DIR / "runner"
 FAILING_OUTCOMES = {"fail", "error"}
@@ -29,8 +34,7 @@ def stream_command(command, cwd, env):
         if not chunk:
             break
         chunks.append(chunk)
-        sys.stdout.buffer.write(chunk)
-        sys.stdout.flush()
+        progress_echo(chunk)
     process.stdout.close()
     return process.wait(), b"".join(chunks).decode(errors="replace")
 
@@ -41,9 +45,8 @@ class ProgressBoard:
     line at each quarter of the tests done, and every `quiet_every` seconds while
     none is reached, so that a slow machine does not print more lines."""
 
-    def __init__(self, stream=None, quiet_every=300):
-        self.stream = stream or sys.stdout
-        self.tty = self.stream.isatty()
+    def __init__(self, quiet_every=300):
+        self.live = live_status()
         self.quiet_every = quiet_every
         self.runs = {}  # name -> progress file
         self.lock = threading.Lock()
@@ -58,9 +61,8 @@ class ProgressBoard:
     def remove(self, name):
         with self.lock:
             self.runs.pop(name, None)
-            if self.tty and not self.runs:
-                self.stream.write("\r\033[K")
-                self.stream.flush()
+            if self.live and not self.runs:
+                progress_status("")
 
     def counts(self):
         """[(name, done, found or None, failed)] of the runs under way."""
@@ -92,14 +94,11 @@ class ProgressBoard:
             now = time.monotonic()
             counts = self.counts()
             quarter = self.quarter(counts)
-            if self.tty:
-                self.stream.write("\r\033[K" + self.line(counts))
+            if self.live:
+                progress_status(self.line(counts))
             elif self.last_quarter < quarter < 4 or now - self.last_plain >= self.quiet_every:
                 self.last_plain, self.last_quarter = now, max(quarter, self.last_quarter)
-                self.stream.write(self.line(counts) + "\n")
-            else:
-                return
-            self.stream.flush()
+                progress(self.line(counts))
 
 
 def logged_command(command, cwd, env, log_path, board, name):

@@ -65,38 +65,43 @@ def describe(error):
     return f"{type(error).__name__}: {error}"[:TEXT_LIMIT]
 
 
-def run_wsgi(requests, caught, seen):
-    from django.test import Client
-
-    client = Client(raise_request_exception=False)
+def run_requests(requests, caught, seen, send):
+    """Send each request with send(request), which returns (the response, None) or
+    (None, what it raised), and record its outcome and the warnings it caused."""
     results = []
     for request in requests:
         caught.clear()
-        response, raised = None, None
-        try:
-            response = client.get(request["path"], headers=request["headers"])
-        except Exception as error:
-            raised = describe(error)
-        results.append(outcome_of(response, raised, caught))
-        response = None
+        results.append(outcome_of(*send(request), caught))
         settle(results, seen)
     return results
 
 
-async def run_asgi(requests, caught, seen):
+def run_wsgi(requests, caught, seen):
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+
+    def send(request):
+        try:
+            return client.get(request["path"], headers=request["headers"]), None
+        except Exception as error:
+            return None, describe(error)
+
+    return run_requests(requests, caught, seen, send)
+
+
+def run_asgi(requests, caught, seen):
+    """Like run_wsgi, with every request of the configuration on one event loop."""
     from django.test import AsyncClient
 
     client = AsyncClient(raise_request_exception=False)
     handler = client.handler
-    results = []
-    for request in requests:
-        caught.clear()
-        response, raised = None, None
 
-        async def handler_with_scope(scope, extra=request["scope"]):
+    async def get(request):
+        async def handler_with_scope(scope):
             # What an ASGI server adds to the scope (a lifespan "state"): the test
             # client's get() turns extra keywords into headers, not scope keys.
-            return await handler({**scope, **extra})
+            return await handler({**scope, **request["scope"]})
 
         client.handler = handler_with_scope
         try:
@@ -104,13 +109,18 @@ async def run_asgi(requests, caught, seen):
                 client.get(request["path"], headers=request["headers"]), REQUEST_TIMEOUT
             )
         except asyncio.TimeoutError:
-            raised = f"no response within {REQUEST_TIMEOUT} s"
+            return None, f"no response within {REQUEST_TIMEOUT} s"
         except Exception as error:
-            raised = describe(error)
-        results.append(outcome_of(response, raised, caught))
-        response = None
-        settle(results, seen)
-    return results
+            return None, describe(error)
+        return response, None
+
+    loop = asyncio.new_event_loop()
+    try:
+        return run_requests(requests, caught, seen, lambda r: loop.run_until_complete(get(r)))
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
 
 
 def run_configuration(configuration):
@@ -130,7 +140,7 @@ def run_configuration(configuration):
                 if configuration["handler"] == "wsgi":
                     results = run_wsgi(configuration["requests"], caught, seen)
                 else:
-                    results = asyncio.run(run_asgi(configuration["requests"], caught, seen))
+                    results = run_asgi(configuration["requests"], caught, seen)
             gc.collect()
     finally:
         got_request_exception.disconnect(record_exception)
