@@ -79,3 +79,25 @@ def test_the_layout_table_matches_the_tree():
         if p.is_dir() and (p / "__init__.py").exists()
     }
     assert groups <= set(listed)
+
+
+def called_names(path):
+    """The dotted names of what path calls (print, subprocess.Popen, sys.stdout.write)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            names.add(ast.unparse(node.func))
+    return names
+
+
+@pytest.mark.parametrize("path", command_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_cli_writes_output_and_only_process_starts_programs(path):
+    calls = called_names(path)
+    assert {"print", "sys.stdout.write", "sys.stderr.write"} & calls == set()
+    if path != PACKAGE / "core" / "process.py":
+        assert {"subprocess.Popen", "subprocess.run", "os.system"} & calls == set()
+
+
+def test_the_output_check_sees_a_print():
+    assert "print" in called_names(PACKAGE / "cli.py")
+    assert "subprocess.Popen" in called_names(PACKAGE / "core" / "process.py")
