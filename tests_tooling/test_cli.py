@@ -105,3 +105,16 @@ def test_a_usage_error_from_a_command_exits_2(project, monkeypatch, capsys):
     assert capsys.readouterr().err == (
         "error: --dest is not empty\nnext step: pass another --dest\n"
     )
+
+
+def test_the_console_prints_lines_rewrites_the_status_line_and_echoes_bytes(capsysbinary):
+    from patchkit.cli import CONSOLE
+
+    CONSOLE.line("step")
+    CONSOLE.status("3/10 tests")
+    CONSOLE.status("")
+    CONSOLE.echo(b"runtests \xe2\x9c\x93\n")
+
+    assert capsysbinary.readouterr().out == (
+        b"step\n\r\x1b[K3/10 tests\r\x1b[Kruntests \xe2\x9c\x93\n"
+    )
