@@ -1,3 +1,6 @@
+import dataclasses
+import json
+
 import pytest
 
 import patchkit.benchmarks.bench as bench
@@ -5,12 +8,13 @@ from patchkit.benchmarks.bench import (
     SeriesResult,
     instructions_per_request,
     median,
-    missed_targets,
-    per_request_rows,
     plan_pythons,
     ratio,
 )
 from patchkit.cli import main
+from patchkit.core import benchfigures
+from patchkit.core.benchfigures import missed_targets
+from patchkit.core.evidence import evidence_path, read_evidence
 from patchkit.core.manifest import Release
 
 
@@ -78,8 +82,37 @@ def result(pristine_instructions, patched_instructions, patched_hops=13, detecti
     )
 
 
+RUN = {"measured": "2026-12-02 05:03 UTC", "command": "bench", "sizes": {}, "machine": {}}
+
+
+def summary(series_result):
+    """The summary as evidence holds it: through JSON and back."""
+    return json.loads(json.dumps(bench.summarise(series_result, RUN)))
+
+
+def rows(series_result, cells):
+    return benchfigures.scenario_rows([summary(series_result)], cells)
+
+
+def test_the_summary_holds_numbers_and_judged_targets():
+    wsgi = summary(result(100000, 100100))["scenarios"][0]
+    assert wsgi["scenario"] == "wsgi_sync_view"
+    assert wsgi["time_us"] == {"pristine": 0.1, "patched": 0.105}
+    assert wsgi["time_ratio"] == 1.05
+    assert wsgi["time_ratio_range"] == [1.0, 1.1]
+    assert wsgi["instructions"] == {"pristine": 100000, "null": 100020, "patched": 100100}
+    assert wsgi["instruction_ratio"] == pytest.approx(1.001)
+    assert wsgi["layouts_spread_percent"] == 0
+    assert wsgi["null_change_ratio"] == pytest.approx(1.0002)
+    assert wsgi["one_call_ratio"] == pytest.approx(1.0005)
+    assert wsgi["chain_build_us"] == {"pristine": 0.1, "patched": 0.105}
+    assert wsgi["python_calls"] == {"pristine": 3, "patched": 4}
+    assert wsgi["python_call_changes"] == {"is_coroutine_callable (inspect.py)": 1}
+    assert wsgi["targets"] == {"one_call": True, "python_calls": True, "hops": True}
+
+
 def test_per_request_row_shows_medians_ratios_and_verdict():
-    row = per_request_rows(result(100000, 100100))[0]
+    row = rows(result(100000, 100100), benchfigures.per_request_cells)[0]
     assert row == [
         "6.1",
         "3.12.1",
@@ -103,12 +136,14 @@ def test_instructions_are_the_median_of_the_layouts_with_their_spread():
     counts.callgrind["patched"] = [instructions(n) for n in (99000, 101000, 100050)]
     # The control's own layouts are wider still: the spread is the two trees'.
     counts.callgrind["null"] = [instructions(n) for n in (97000, 100300, 103000)]
-    row = per_request_rows(counts)[0]
+    spread = summary(counts)["scenarios"][0]["layouts_spread_percent"]
+    assert spread == pytest.approx(100 * (101000 - 99000) / 100050 / 2)
+    row = rows(counts, benchfigures.per_request_cells)[0]
     assert row[6:] == ["100,000", "100,050", "1.00050", "±1.000%", "1.00300", "1.00050", "met"]
 
 
 def test_python_calls_table_lists_the_functions_that_differ():
-    row = bench.python_call_rows(result(1, 1))[0]
+    row = rows(result(1, 1), benchfigures.python_call_cells)[0]
     assert row == [
         "6.1",
         "3.12.1",
@@ -121,11 +156,19 @@ def test_python_calls_table_lists_the_functions_that_differ():
     ]
     same = result(1, 1)
     same.hops["patched"] = same.hops["pristine"]
-    assert bench.python_call_rows(same)[0][-3:] == ["+0", "none", "MISSED"]
+    assert summary(same)["scenarios"][0]["targets"]["python_calls"] is False
+    assert rows(same, benchfigures.python_call_cells)[0][-3:] == ["+0", "none", "MISSED"]
 
 
 def test_detection_rows_show_the_call_only_floor():
-    row = bench.detection_rows(result(1, 1, detection_ratio=1.2))[0]
+    detected = summary(result(1, 1, detection_ratio=1.2))
+    first = detected["detection"][0]
+    assert first["ratio"] == pytest.approx(1.2)
+    assert first["call_only_ratio"] == 1.05
+    assert first["target"] is False
+    # A partial is reported, not judged.
+    assert [case["target"] for case in detected["detection"]] == [False, False, None]
+    row = benchfigures.detection_rows([detected])[0]
     assert row[2:] == ["sync function", "100", "120", "1.200", "1.050", "False / False", "MISSED"]
 
 
@@ -134,7 +177,7 @@ def test_missed_targets_are_listed():
     for runs in costly_call.callgrind.values():
         for run in runs:
             run["call_only"] = run["call_bare"] + 200
-    missed = missed_targets([costly_call])
+    missed = missed_targets([summary(costly_call)])
     assert (
         "6.1 WSGI, sync function view: one Python call's ratio 1.00200 > 1.0011 "
         "(instructions ratio 1.00200, layouts' spread ±0.000%, null change's ratio "
@@ -151,7 +194,26 @@ def test_missed_targets_are_listed():
 
 
 def test_nothing_missed_when_targets_are_met():
-    assert missed_targets([result(100000, 100000)]) == []
+    met = summary(result(100000, 100000))
+    assert missed_targets([met]) == []
+    assert benchfigures.targets_text([met]) == "## Targets\n\nAll targets met.\n"
+
+
+def test_missed_targets_are_read_from_the_judged_booleans():
+    """The lines come from the targets the summary records, with its numbers:
+    nothing is judged again from a rendered cell."""
+    judged = summary(result(100000, 100000))
+    judged["detection"][1]["target"] = False
+    judged["scenarios"][2]["targets"]["python_calls"] = False
+    judged["scenarios"][2]["python_call_changes"] = {"helper (x.py)": 2}
+    assert missed_targets([judged]) == [
+        "6.1 Python 3.12 bound method: detection ratio 1.000 > call-only ratio 1.050 + 0.05",
+        "6.1 ASGI, async view + async-only class middleware: Python calls per request "
+        "differ by +2 helper (x.py), not +1 is_coroutine_callable",
+    ]
+    assert benchfigures.targets_text([judged], heading="####").startswith(
+        "#### Targets\n\nMissed:\n\n- 6.1 Python 3.12 bound method: detection ratio 1.000"
+    )
 
 
 def test_instructions_per_request_reads_one_dump_per_scenario(tmp_path):
@@ -212,14 +274,19 @@ def test_bench_jobs_below_one_is_a_usage_error(project, capsys):
 
 
 def test_markdown_report_has_method_tables_and_targets():
+    run = {
+        "measured": "2026-12-02 05:03 UTC",
+        "command": "python3 scripts/patchset.py bench",
+        "sizes": dataclasses.asdict(bench.FULL),
+        "machine": bench.machine_facts("valgrind-3.19.0", (0.25, 1.5)),
+    }
     text = bench.markdown_report(
-        [result(100000, 100200, detection_ratio=1.2)],
-        bench.FULL,
-        "valgrind-3.19.0",
-        "python3 scripts/patchset.py bench",
-        (0.25, 1.5),
+        [bench.summarise(result(100000, 100200, detection_ratio=1.2), run)]
     )
-    assert text.startswith("# Benchmarks: patched vs pristine Django\n")
+    assert text.startswith(
+        "# Benchmarks: patched vs pristine Django\n\nMeasured 2026-12-02 05:03 UTC.\n"
+    )
+    assert "- Time: 5 pairs of processes" in text
     assert "Generated by `python3 scripts/patchset.py bench`" in text
     assert "- valgrind: valgrind-3.19.0" in text
     assert "- load average (1 minute): 0.25 when the run started, 1.50 when it ended" in text
@@ -232,8 +299,13 @@ def test_markdown_report_has_method_tables_and_targets():
 def test_tables_without_callgrind_say_not_measured():
     no_counts = result(1, 1)
     no_counts.callgrind = {}
-    assert per_request_rows(no_counts)[0][-1] == "not measured"
-    assert "not measured" in bench.results_tables([no_counts])
+    wsgi = summary(no_counts)["scenarios"][0]
+    assert wsgi["instructions"] is None
+    assert wsgi["one_call_ratio"] is None
+    assert wsgi["targets"]["one_call"] is None
+    assert rows(no_counts, benchfigures.per_request_cells)[0][-1] == "not measured"
+    assert "not measured" in benchfigures.results_tables([summary(no_counts)], bench.TABLES)
+    assert missed_targets([summary(no_counts)]) == []
 
 
 def test_the_null_tree_is_pristine_plus_a_function_nothing_calls(tmp_path):
@@ -247,3 +319,51 @@ def test_the_null_tree_is_pristine_plus_a_function_nothing_calls(tmp_path):
     assert module == "import inspect\n" + bench.NULL_CHANGE
     compile(module, "inspect.py", "exec")
     assert (pristine / "django" / "utils" / "inspect.py").read_text() == "import inspect\n"
+
+
+def measured_as(monkeypatch, series_result):
+    """bench measures every series as series_result, without callgrind."""
+
+    def measure_series(release, python_version, detect_pythons, workspace, sizes, valgrind):
+        assert valgrind is None
+        return dataclasses.replace(
+            series_result, series=release.series, version=release.version, callgrind={}
+        )
+
+    monkeypatch.setattr(bench, "measure_series", measure_series)
+
+
+def test_bench_writes_each_series_summary_as_evidence(project, monkeypatch, tmp_path, capsys):
+    measured_as(monkeypatch, result(1, 1, detection_ratio=1.2))
+    report = tmp_path / "BENCHMARKS.md"
+
+    # Missed detection targets are reported; only differing thread hops fail.
+    assert main(["bench", "--no-callgrind", "--output", str(report)]) == 0
+
+    out = capsys.readouterr().out
+    for series, version in (("6.1", "6.1.3"), ("6.0", "6.0.10")):
+        written = read_evidence(f"bench-{series}")
+        assert (written["series"], written["django"]) == (series, version)
+        assert written["scenarios"][0]["python_calls"] == {"pristine": 3, "patched": 4}
+        assert written["detection"][0]["target"] is False
+        assert f"Summary written to {evidence_path(f'bench-{series}')}\n" in out
+        assert f"- {series} Python 3.12 sync function: detection ratio 1.200" in out
+    assert written["command"] == "python3 scripts/patchset.py bench --no-callgrind"
+    assert written["machine"]["valgrind"] is None
+    assert written["sizes"]["pairs"] == bench.FULL.pairs
+    assert "| 6.0    | 3.12.1 | WSGI, sync function view" in report.read_text()
+    assert "verdict:" not in out
+
+
+def test_bench_fails_when_thread_hops_differ_and_quick_writes_no_evidence(
+    project, monkeypatch, capsys
+):
+    measured_as(monkeypatch, result(1, 1, patched_hops=14))
+
+    assert main(["bench", "--quick", "--no-callgrind", "--series", "6.1"]) == 1
+
+    out = capsys.readouterr().out
+    assert "- 6.1 ASGI, async view: thread hops differ\n" in out
+    assert "| 13 / 0                      | 14 / 0                       | NO    |" in out
+    assert not evidence_path("bench-6.1").exists()
+    assert "Summary written" not in out

@@ -4,6 +4,7 @@ built here (no network, no real Django)."""
 import pytest
 
 import patchkit.review.case as case
+from patchkit.core.evidence import read_evidence, write_evidence
 from patchkit.core.manifest import Release
 
 
@@ -97,33 +98,133 @@ def test_the_pull_request_section_is_counted_between_its_markers():
     assert case.pr_section_lines(document) == 3
 
 
-BENCHMARKS = """\
-# Benchmarks
+def bench_summary(series):
+    """A bench summary of one scenario and one detection case, as bench writes it."""
+    return {
+        "series": series,
+        "django": "6.1.3",
+        "python": "3.12.1",
+        "detection_pythons": ["3.12.1"],
+        "asgiref": "3.13.0",
+        "measured": "2026-12-02 05:03 UTC",
+        "command": "python3 scripts/patchset.py bench --jobs 2",
+        "sizes": {"pairs": 5},
+        "machine": {
+            "system": "Linux 6.18 x86_64",
+            "cpu": "AMD EPYC",
+            "cpus": 2,
+            "load_at_start": 0.45,
+            "load_at_end": 1.0,
+            "valgrind": "valgrind-3.19.0",
+        },
+        "targets": {
+            "one_call_ratio": 1.0011,
+            "detection_margin": 0.05,
+            "extra_calls": {"is_coroutine_callable": 1},
+        },
+        "scenarios": [
+            {
+                "scenario": "wsgi_sync_view",
+                "title": "WSGI, sync function view",
+                "time_us": {"pristine": 230.2, "patched": 211.1},
+                "time_ratio": 0.917,
+                "time_ratio_range": [0.618, 1.786],
+                "instructions": {"pristine": 480053, "null": 479760, "patched": 479808},
+                "instruction_ratio": 0.999489,
+                "layouts_spread_percent": 0.38,
+                "null_change_ratio": 0.99939,
+                "one_call_ratio": 1.0008,
+                "chain_build_us": {"pristine": 157.9, "patched": 118.7},
+                "chain_build_ratio": 0.752,
+                "hops": {
+                    "pristine": {"sync_to_async": 0, "async_to_sync": 0},
+                    "patched": {"sync_to_async": 0, "async_to_sync": 0},
+                },
+                "python_calls": {"pristine": 191.003, "patched": 192.003},
+                "python_call_changes": {"is_coroutine_callable (inspect.py)": 1},
+                "targets": {"one_call": True, "python_calls": True, "hops": True},
+            }
+        ],
+        "detection": [
+            {
+                "python": "3.12.1",
+                "object": "sync function",
+                "iscoroutinefunction_ns": 1404,
+                "helper_ns": 1937,
+                "call_only_ns": 1442,
+                "ratio": 1.3796,
+                "call_only_ratio": 1.027,
+                "answers": {"iscoroutinefunction": False, "helper": False},
+                "target": False,
+            }
+        ],
+    }
 
-## Per request (median)
 
-| series | Python | scenario | instr ratio | layouts' spread |
-|---|---|---|---|---|
-| main | 3.12.1 | WSGI, sync function view | 0.99949 | ±0.380% |
-
-## Python function calls per request
-
-| series | Python | scenario | pristine calls/req | patched calls/req | functions whose calls differ |
-|---|---|---|---|---|---|
-| main | 3.12.1 | WSGI, sync function view | 191.003 | 192.003 | +1 is_coroutine_callable (inspect.py) |
-"""  # noqa: E501
-
-
-def test_the_cost_is_read_from_benchmarks(tmp_path, monkeypatch):
+def test_the_cost_is_read_from_the_bench_evidence(tmp_path, monkeypatch):
     monkeypatch.setenv("PATCHSET_PROJECT", str(tmp_path))
-    assert "Not run yet" in case.cost_sentence("main")
-    (tmp_path / "BENCHMARKS.md").write_text(BENCHMARKS)
+    assert "Not run yet" in case.cost_sentence("main", read_evidence("bench-main"))
+    write_evidence("bench-main", bench_summary("main"))
 
-    sentence = case.cost_sentence("main")
+    sentence = case.cost_sentence("main", read_evidence("bench-main"))
 
     assert "191.003 → 192.003, +1 is_coroutine_callable (inspect.py)" in sentence
-    assert "instruction ratio of 0.99949" in sentence
-    assert "±0.380%" in sentence
+    assert "WSGI, sync function view on Python 3.12.1, `evidence/bench-main.json`" in sentence
+    assert "instruction ratio of 0.99949 per request" in sentence
+    assert "the layouts' own spread is ±0.380%" in sentence
+
+
+def test_the_cost_without_callgrind_says_instructions_were_not_counted():
+    summary = bench_summary("main")
+    summary["scenarios"][0].update(instruction_ratio=None, layouts_spread_percent=None)
+    sentence = case.cost_sentence("main", summary)
+    assert sentence.endswith(
+        "`evidence/bench-main.json`), instructions not counted (bench ran with `--no-callgrind`)."
+    )
+
+
+def test_benchmarks_are_rendered_from_the_evidence_of_the_series_that_have_it(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PATCHSET_PROJECT", str(tmp_path))
+    write_evidence("bench-main", bench_summary("main"))
+
+    text = case.benchmarks_text({s: read_evidence(f"bench-{s}") for s in ("main", "6.1")})
+
+    assert (
+        "- `python3 scripts/patchset.py bench --jobs 2`, 2026-12-02 05:03 UTC, "
+        "Linux 6.18 x86_64, 2 CPUs, load average 0.45 at the start and 1.00 at the "
+        "end: series main\n"
+    ) in text
+    for fragment in (
+        "#### Per request (median of the processes; instructions from callgrind)",
+        "| main   | 3.12.1 | WSGI, sync function view | 230.2       | 211.1",
+        "| 480,053            | 479,808           | 0.99949     | ±0.380%",
+        "| main   | 3.12.1 | sync function | 1404                   | 1937",
+        "#### Thread hops per request",
+        "| 191.003            | 192.003           | +1",
+    ):
+        assert fragment in text
+    assert "Middleware chain build" not in text
+    assert (
+        "#### Targets\n\nMissed:\n\n- main Python 3.12.1 sync function: detection ratio "
+        "1.380 > call-only ratio 1.027 + 0.05"
+    ) in text
+    assert text.endswith("\n\nNot run on the current patches: 6.1.")
+
+
+def test_stale_bench_evidence_reads_as_not_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATCHSET_PROJECT", str(tmp_path))
+    write_evidence("bench-main", bench_summary("main"))
+    (tmp_path / "patches" / "main").mkdir(parents=True)
+    (tmp_path / "patches" / "main" / "0001-changed.patch").write_text("other patches\n")
+
+    stale = {"main": read_evidence("bench-main")}
+
+    assert case.benchmarks_text(stale) == (
+        "*Not run yet: `python3 scripts/patchset.py bench` writes it.*"
+    )
+    assert case.cost_sentence("main", stale["main"]) == case.benchmarks_text(stale)
 
 
 LEDGER = """\

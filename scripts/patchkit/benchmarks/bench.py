@@ -1,7 +1,9 @@
 """Benchmarks, patched vs pristine: per-request time and instructions through the
 real handlers, detection cost, middleware chain build time and thread hops. The
-measuring runs in scripts/bench_worker/ inside each series' interpreter; this
-module plans the runs, computes medians and ratios and writes the tables."""
+measuring runs in scripts/payloads/bench_worker/ inside each series' interpreter; this
+module plans the runs and computes one summary per series (medians, ratios and
+each target judged once, as numbers and booleans: evidence/bench-<series>.json),
+from which core/benchfigures.py renders BENCHMARKS.md's tables."""
 
 import concurrent.futures
 import dataclasses
@@ -13,11 +15,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from patchkit.core.benchfigures import (
+    CHAIN_BUILD,
+    DETECTION,
+    HOPS,
+    PER_REQUEST,
+    PYTHON_CALLS,
+    results_tables,
+    targets_text,
+)
 from patchkit.core.errors import CommandError
 from patchkit.core.interpreters import python_version_of, selected_pythons
 from patchkit.core.manifest import PAYLOADS_DIR, PROJECT_DIR
 from patchkit.core.process import run_process
-from patchkit.core.report import Outcome, markdown_table, progress
+from patchkit.core.report import Outcome, progress
 from patchkit.core.workspace import fork_interpreter, prepare
 
 WORKER = PAYLOADS_DIR / "bench_worker" / "run_bench.py"
@@ -364,54 +375,7 @@ def measure_series(release, python_version, detect_pythons, workspace, sizes, va
     )
 
 
-# Tables -----------------------------------------------------------------------
-
-
-def verdict(ok):
-    return "met" if ok else "MISSED"
-
-
-def per_request_rows(result):
-    rows = []
-    for scenario in SCENARIOS:
-        times = {
-            name: [r[scenario]["ns_per_request"] for r in result.timing[name]] for name in TREES
-        }
-        pair_ratios = [ratio(b, a) for a, b in zip(times["pristine"], times["patched"])]
-        row = [
-            result.series,
-            result.python,
-            SCENARIO_TITLES[scenario],
-            f"{median(times['pristine']) / 1000:.1f}",
-            f"{median(times['patched']) / 1000:.1f}",
-            f"{ratio(median(times['patched']), median(times['pristine'])):.3f} "
-            f"({min(pair_ratios):.3f}-{max(pair_ratios):.3f})",
-        ]
-        row += instruction_cells(result, scenario)
-        rows.append(row)
-    return rows
-
-
-def instruction_cells(result, scenario):
-    if not result.callgrind:
-        return ["-", "-", "-", "-", "-", "-", "not measured"]
-    layouts = {name: [run[scenario] for run in result.callgrind[name]] for name in CALLGRIND_TREES}
-    instructions = {name: median(values) for name, values in layouts.items()}
-    instruction_ratio = ratio(instructions["patched"], instructions["pristine"])
-    null_ratio = ratio(instructions["null"], instructions["pristine"])
-    one_call = ratio(
-        instructions["pristine"] + one_call_instructions(result), instructions["pristine"]
-    )
-    spread = layout_spread({name: layouts[name] for name in TREES})
-    return [
-        f"{instructions['pristine']:,.0f}",
-        f"{instructions['patched']:,.0f}",
-        f"{instruction_ratio:.5f}",
-        spread,
-        f"{null_ratio:.5f}",
-        f"{one_call:.5f}",
-        verdict(meets(one_call, ONE_CALL_TARGET)),
-    ]
+# The summary: numbers, and the targets judged on them ----------------------------
 
 
 def one_call_instructions(result):
@@ -422,88 +386,37 @@ def one_call_instructions(result):
     )
 
 
-def layout_spread(layouts):
-    """How far apart one tree's layouts are, relative to their median, for the
-    wider of the two trees: within a tree only the layout changes."""
+def layout_spread_percent(layouts):
+    """How far apart one tree's layouts are, as ± a percentage of their median,
+    for the wider of the two trees: within a tree only the layout changes."""
     widest = max((max(v) - min(v)) / median(v) for v in layouts.values())
-    return f"±{widest * 100 / 2:.3f}%"
+    return widest * 100 / 2
 
 
-PER_REQUEST_HEADER = (
-    "series",
-    "Python",
-    "scenario",
-    "pristine µs",
-    "patched µs",
-    "time ratio (pairs' range)",
-    "pristine instr/req",
-    "patched instr/req",
-    "instr ratio",
-    "layouts' spread",
-    "null change's ratio",
-    "one call's ratio",
-    f"one call ≤ {ONE_CALL_TARGET}",
-)
-
-
-def chain_build_rows(result):
-    rows = []
-    for scenario in SCENARIOS:
-        builds = {
-            name: median([r[scenario]["chain_build_ns"] for r in result.timing[name]])
-            for name in TREES
+def instruction_figures(result, scenario):
+    """The callgrind numbers of one scenario, all None when callgrind did not run."""
+    if not result.callgrind:
+        return {
+            "instructions": None,
+            "instruction_ratio": None,
+            "layouts_spread_percent": None,
+            "null_change_ratio": None,
+            "one_call_ratio": None,
         }
-        rows.append(
-            [
-                result.series,
-                result.python,
-                SCENARIO_TITLES[scenario],
-                f"{builds['pristine'] / 1000:.1f}",
-                f"{builds['patched'] / 1000:.1f}",
-                f"{ratio(builds['patched'], builds['pristine']):.3f}",
-            ]
-        )
-    return rows
-
-
-CHAIN_BUILD_HEADER = ("series", "Python", "scenario", "pristine µs", "patched µs", "ratio")
+    layouts = {name: [run[scenario] for run in result.callgrind[name]] for name in CALLGRIND_TREES}
+    instructions = {name: median(values) for name, values in layouts.items()}
+    return {
+        "instructions": instructions,
+        "instruction_ratio": ratio(instructions["patched"], instructions["pristine"]),
+        "layouts_spread_percent": layout_spread_percent({name: layouts[name] for name in TREES}),
+        "null_change_ratio": ratio(instructions["null"], instructions["pristine"]),
+        "one_call_ratio": ratio(
+            instructions["pristine"] + one_call_instructions(result), instructions["pristine"]
+        ),
+    }
 
 
 HOP_KINDS = ("sync_to_async", "async_to_sync")
-
-
-def hops_equal(result, scenario):
-    return all(
-        result.hops["pristine"][scenario][kind] == result.hops["patched"][scenario][kind]
-        for kind in HOP_KINDS
-    )
-
-
-def hop_rows(result):
-    def cell(hops):
-        return f"{hops['sync_to_async']:g} / {hops['async_to_sync']:g}"
-
-    return [
-        [
-            result.series,
-            result.python,
-            SCENARIO_TITLES[scenario],
-            cell(result.hops["pristine"][scenario]),
-            cell(result.hops["patched"][scenario]),
-            "yes" if hops_equal(result, scenario) else "NO",
-        ]
-        for scenario in SCENARIOS
-    ]
-
-
-HOPS_HEADER = (
-    "series",
-    "Python",
-    "scenario",
-    "pristine (marked) s2a / a2s",
-    "patched (unmarked) s2a / a2s",
-    "equal",
-)
 
 
 def python_call_changes(result, scenario):
@@ -517,149 +430,102 @@ def python_call_changes(result, scenario):
     return {function: change for function, change in sorted(changes.items()) if change}
 
 
-def python_call_rows(result):
-    rows = []
-    for scenario in SCENARIOS:
-        totals = [sum(result.hops[name][scenario]["python_calls"].values()) for name in TREES]
-        changes = python_call_changes(result, scenario)
-        extra = {function.split(" ")[0]: change for function, change in changes.items()}
-        rows.append(
-            [
-                result.series,
-                result.python,
-                SCENARIO_TITLES[scenario],
-                f"{totals[0]:g}",
-                f"{totals[1]:g}",
-                f"{totals[1] - totals[0]:+g}",
-                ", ".join(f"{change:+g} {function}" for function, change in changes.items())
-                or "none",
-                verdict(extra == EXTRA_CALLS_TARGET),
-            ]
-        )
-    return rows
+def scenario_summary(result, scenario):
+    times = {name: [r[scenario]["ns_per_request"] for r in result.timing[name]] for name in TREES}
+    pair_ratios = [ratio(b, a) for a, b in zip(times["pristine"], times["patched"])]
+    builds = {
+        name: median([r[scenario]["chain_build_ns"] for r in result.timing[name]]) / 1000
+        for name in TREES
+    }
+    hops = {
+        name: {kind: result.hops[name][scenario][kind] for kind in HOP_KINDS} for name in TREES
+    }
+    changes = python_call_changes(result, scenario)
+    figures = {
+        "scenario": scenario,
+        "title": SCENARIO_TITLES[scenario],
+        "time_us": {name: median(times[name]) / 1000 for name in TREES},
+        "time_ratio": ratio(median(times["patched"]), median(times["pristine"])),
+        "time_ratio_range": [min(pair_ratios), max(pair_ratios)],
+        **instruction_figures(result, scenario),
+        "chain_build_us": builds,
+        "chain_build_ratio": ratio(builds["patched"], builds["pristine"]),
+        "hops": hops,
+        "python_calls": {
+            name: sum(result.hops[name][scenario]["python_calls"].values()) for name in TREES
+        },
+        "python_call_changes": changes,
+    }
+    one_call = figures["one_call_ratio"]
+    figures["targets"] = {
+        "one_call": None if one_call is None else meets(one_call, ONE_CALL_TARGET),
+        "python_calls": {f.split(" ")[0]: n for f, n in changes.items()} == EXTRA_CALLS_TARGET,
+        "hops": hops["pristine"] == hops["patched"],
+    }
+    return figures
 
 
-PYTHON_CALLS_HEADER = (
-    "series",
-    "Python",
-    "scenario",
-    "pristine calls/req",
-    "patched calls/req",
-    "difference",
-    "functions whose calls differ",
-    "+1 call, nothing else",
-)
-
-
-def detection_rows(result):
-    rows = []
-    for python, cases in result.detection.items():
-        for case, figures in cases.items():
+def detection_summary(result):
+    cases = []
+    for python, objects in result.detection.items():
+        for name, figures in objects.items():
             case_ratio = ratio(figures["helper_ns"], figures["baseline_ns"])
             floor = ratio(figures["call_only_ns"], figures["baseline_ns"])
-            target = (
-                verdict(meets(case_ratio, floor + DETECTION_MARGIN))
-                if case in DETECTION_TARGET_CASES
-                else "-"
+            cases.append(
+                {
+                    "python": python,
+                    "object": name,
+                    "iscoroutinefunction_ns": figures["baseline_ns"],
+                    "helper_ns": figures["helper_ns"],
+                    "call_only_ns": figures["call_only_ns"],
+                    "ratio": case_ratio,
+                    "call_only_ratio": floor,
+                    "answers": {
+                        "iscoroutinefunction": figures["baseline_result"],
+                        "helper": figures["helper_result"],
+                    },
+                    "target": (
+                        meets(case_ratio, floor + DETECTION_MARGIN)
+                        if name in DETECTION_TARGET_CASES
+                        else None
+                    ),
+                }
             )
-            rows.append(
-                [
-                    result.series,
-                    python,
-                    case,
-                    f"{figures['baseline_ns']:.0f}",
-                    f"{figures['helper_ns']:.0f}",
-                    f"{case_ratio:.3f}",
-                    f"{floor:.3f}",
-                    f"{figures['baseline_result']} / {figures['helper_result']}",
-                    target,
-                ]
-            )
-    return rows
+    return cases
 
 
-DETECTION_HEADER = (
-    "series",
-    "Python",
-    "object",
-    "iscoroutinefunction ns",
-    "is_coroutine_callable ns",
-    "ratio",
-    "call-only ratio",
-    "answers (iscf / helper)",
-    f"≤ call-only + {DETECTION_MARGIN}",
+def summarise(result, run):
+    """One series' figures as plain data (evidence/bench-<series>.json): numbers,
+    each target judged once as met (True), missed (False) or not judged (None);
+    run holds what the series shares with the others (sizes, machine, command)."""
+    return {
+        "series": result.series,
+        "django": result.version,
+        "python": result.python,
+        "detection_pythons": list(result.detection),
+        "asgiref": result.asgiref,
+        **run,
+        "targets": {
+            "one_call_ratio": ONE_CALL_TARGET,
+            "detection_margin": DETECTION_MARGIN,
+            "extra_calls": EXTRA_CALLS_TARGET,
+        },
+        "scenarios": [scenario_summary(result, scenario) for scenario in SCENARIOS],
+        "detection": detection_summary(result),
+    }
+
+
+def hops_equal(summaries):
+    return all(s["targets"]["hops"] for summary in summaries for s in summary["scenarios"])
+
+
+TABLES = (
+    PER_REQUEST,
+    DETECTION,
+    CHAIN_BUILD,
+    HOPS,
+    PYTHON_CALLS,
 )
-
-
-def missed_targets(results):
-    missed = []
-    for result in results:
-        for row in per_request_rows(result):
-            cell = dict(zip(PER_REQUEST_HEADER, row))
-            if row[-1] == "MISSED":
-                spread, null, one_call = (
-                    cell[name]
-                    for name in ("layouts' spread", "null change's ratio", "one call's ratio")
-                )
-                missed.append(
-                    f"{row[0]} {cell['scenario']}: one Python call's ratio "
-                    f"{one_call} > {ONE_CALL_TARGET} (instructions ratio "
-                    f"{cell['instr ratio']}, layouts' spread {spread}, null "
-                    f"change's ratio {null})"
-                )
-        for row in detection_rows(result):
-            cell = dict(zip(DETECTION_HEADER, row))
-            if row[-1] == "MISSED":
-                missed.append(
-                    f"{row[0]} Python {row[1]} {cell['object']}: detection "
-                    f"ratio {cell['ratio']} > call-only ratio "
-                    f"{cell['call-only ratio']} + {DETECTION_MARGIN}"
-                )
-        for row in python_call_rows(result):
-            if row[-1] == "MISSED":
-                missed.append(
-                    f"{row[0]} {row[2]}: Python calls per request differ by "
-                    f"{row[6]}, not +1 is_coroutine_callable"
-                )
-        for scenario in SCENARIOS:
-            if not hops_equal(result, scenario):
-                missed.append(f"{result.series} {SCENARIO_TITLES[scenario]}: thread hops differ")
-    return missed
-
-
-def results_tables(results):
-    def section(title, header, row_function):
-        rows = [row for result in results for row in row_function(result)]
-        return f"## {title}\n\n{markdown_table(header, rows)}\n"
-
-    return "\n".join(
-        [
-            section(
-                "Per request (median of the processes; instructions from callgrind)",
-                PER_REQUEST_HEADER,
-                per_request_rows,
-            ),
-            section("Detection cost (best batch, patched tree)", DETECTION_HEADER, detection_rows),
-            section(
-                "Middleware chain build, load_middleware() (median)",
-                CHAIN_BUILD_HEADER,
-                chain_build_rows,
-            ),
-            section(
-                "Thread hops per request (sync_to_async / async_to_sync calls)",
-                HOPS_HEADER,
-                hop_rows,
-            ),
-            section("Python function calls per request", PYTHON_CALLS_HEADER, python_call_rows),
-        ]
-    )
-
-
-def summary_text(results):
-    missed = missed_targets(results)
-    if not missed:
-        return "## Targets\n\nAll targets met.\n"
-    return "## Targets\n\nMissed:\n\n" + "".join(f"- {line}\n" for line in missed)
 
 
 # BENCHMARKS.md ----------------------------------------------------------------
@@ -675,26 +541,34 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def machine_lines(valgrind_text, load):
+def machine_facts(valgrind_text, load):
+    """This machine and its load (1-minute average) at the run's start and end."""
+    return {
+        "system": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "load_at_start": load[0],
+        "load_at_end": load[1],
+        "valgrind": valgrind_text or None,
+    }
+
+
+def machine_lines(machine):
     return [
-        f"- machine: {platform.system()} {platform.release()} {platform.machine()}, "
-        f"{cpu_model()}, {os.cpu_count()} CPUs",
-        f"- load average (1 minute): {load[0]:.2f} when the run started, "
-        f"{load[1]:.2f} when it ended",
-        f"- valgrind: {valgrind_text or 'not used (--no-callgrind)'}",
+        f"- machine: {machine['system']}, {machine['cpu']}, {machine['cpus']} CPUs",
+        f"- load average (1 minute): {machine['load_at_start']:.2f} when the run started, "
+        f"{machine['load_at_end']:.2f} when it ended",
+        f"- valgrind: {machine['valgrind'] or 'not used (--no-callgrind)'}",
     ]
 
 
-def version_lines(results):
-    lines = []
-    for result in results:
-        pythons = ", ".join(result.detection) or result.python
-        lines.append(
-            f"- series {result.series}: Django {result.version}, per-request "
-            f"Python {result.python}, detection Python {pythons}, "
-            f"asgiref {result.asgiref}"
-        )
-    return lines
+def version_lines(summaries):
+    return [
+        f"- series {s['series']}: Django {s['django']}, per-request "
+        f"Python {s['python']}, detection Python "
+        f"{', '.join(s['detection_pythons']) or s['python']}, asgiref {s['asgiref']}"
+        for s in summaries
+    ]
 
 
 def method_text(sizes, command):
@@ -780,20 +654,22 @@ Generated by `{command}`; regenerate it the same way, never edit it by hand.
 """
 
 
-def markdown_report(results, sizes, valgrind_text, command, load):
-    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def markdown_report(summaries):
+    """BENCHMARKS.md, from the summaries of one run (they share its date, sizes,
+    machine and command)."""
+    run = summaries[0]
     return "\n".join(
         [
             "# Benchmarks: patched vs pristine Django",
             "",
-            f"Measured {date}.",
+            f"Measured {run['measured']}.",
             "",
-            *machine_lines(valgrind_text, load),
-            *version_lines(results),
+            *machine_lines(run["machine"]),
+            *version_lines(summaries),
             "",
-            method_text(sizes, command),
-            results_tables(results),
-            summary_text(results),
+            method_text(Sizes(**run["sizes"]), run["command"]),
+            results_tables(summaries, TABLES),
+            targets_text(summaries),
         ]
     )
 
@@ -830,8 +706,9 @@ def command_line(series_names, python, quick, callgrind, jobs):
 
 
 def run_bench(manifest, series_names, python, workspace, quick, callgrind, markdown, jobs=1):
-    """Measure each series, write markdown (a path or None); return the tables as
-    an Outcome that fails if the thread hops differ (missed targets are reported)."""
+    """Measure each series, write markdown (a path or None); return the tables and,
+    unless quick, each series' summary as evidence (bench-<series>), in an Outcome
+    that fails if the thread hops differ (other missed targets are reported)."""
     releases = [manifest.release(name) for name in series_names or manifest.releases]
     plans = [(release, *plan_pythons(release, python)) for release in releases]
     if jobs < 1:
@@ -847,18 +724,20 @@ def run_bench(manifest, series_names, python, workspace, quick, callgrind, markd
             for release, request_python, detect_pythons in plans
         ]
         results = [future.result() for future in futures]
-    lines = ["", results_tables(results)]
-    lines.append(summary_text(results))
+    run = {
+        "measured": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command_line(series_names, python, quick, callgrind, jobs),
+        "sizes": dataclasses.asdict(sizes),
+        "machine": machine_facts(
+            valgrind_version(valgrind) if valgrind else "", (load_at_start, os.getloadavg()[0])
+        ),
+    }
+    summaries = [summarise(result, run) for result in results]
+    lines = ["", results_tables(summaries, TABLES)]
+    lines.append(targets_text(summaries))
     if markdown:
-        command = command_line(series_names, python, quick, callgrind, jobs)
-        text = markdown_report(
-            results,
-            sizes,
-            valgrind_version(valgrind) if valgrind else "",
-            command,
-            (load_at_start, os.getloadavg()[0]),
-        )
-        Path(markdown).write_text(text)
+        Path(markdown).write_text(markdown_report(summaries))
         lines.append(f"Wrote {markdown}")
-    hops_differ = any(not hops_equal(r, s) for r in results for s in SCENARIOS)
-    return Outcome(not hops_differ, lines, verdict=False)
+    # Quick sizes show that the run works; their figures are not evidence.
+    evidence = {} if quick else {f"bench-{s['series']}": s for s in summaries}
+    return Outcome(hops_equal(summaries), lines, evidence, verdict=False)

@@ -1,5 +1,5 @@
 """UPSTREAM.md, the case for the change, regenerated from scripts/case_template.md:
-figures come from the checks' JSON summaries (evidence/), BENCHMARKS.md, the
+figures come from the checks' JSON summaries (evidence/, bench's too), the
 patched trees (call sites, new tests, docs) and a request actually served by the
 pristine and the patched Django."""
 
@@ -10,6 +10,15 @@ import os
 import re
 from pathlib import Path
 
+from patchkit.core.benchfigures import (
+    DETECTION,
+    HOPS,
+    PER_REQUEST,
+    PYTHON_CALLS,
+    changes_text,
+    results_tables,
+    targets_text,
+)
 from patchkit.core.errors import CommandError
 from patchkit.core.evidence import LINT_TOOLS, read_evidence
 from patchkit.core.fork import (
@@ -446,55 +455,74 @@ def ecosystem_text(summaries):
     return "\n".join(lines)
 
 
-def benchmarks_text():
-    path = project_dir() / "BENCHMARKS.md"
-    if not path.exists():
-        return not_run("python3 scripts/patchset.py bench")
-    text = path.read_text()
-    sections = re.split(r"(?m)^(?=## )", text)
-    wanted = [
-        s.strip() for s in sections if re.match(r"## .*(request|[Dd]etection|[Hh]op|[Tt]arget)", s)
+BENCH = "python3 scripts/patchset.py bench"
+# The tables of A8 (the chain build stays in BENCHMARKS.md).
+BENCH_TABLES = (
+    PER_REQUEST,
+    DETECTION,
+    HOPS,
+    PYTHON_CALLS,
+)
+
+
+def bench_run_lines(present):
+    """One line per bench run the summaries come from: command, date, machine."""
+    runs = {}
+    for series, summary in present.items():
+        machine = summary["machine"]
+        run = (
+            f"`{summary['command']}`, {summary['measured']}, {machine['system']}, "
+            f"{machine['cpus']} CPUs, load average {machine['load_at_start']:.2f} at the "
+            f"start and {machine['load_at_end']:.2f} at the end"
+        )
+        runs.setdefault(run, []).append(series)
+    return [f"- {run}: series {', '.join(series)}" for run, series in runs.items()]
+
+
+def benchmarks_text(summaries):
+    """A8 from the bench summaries ({series: summary or None}); the method and the
+    chain build are in BENCHMARKS.md."""
+    present, missing = run_and_missing(summaries)
+    if not present:
+        return not_run(BENCH)
+    lines = [
+        "Figures from `evidence/bench-<series>.json`, the method in `BENCHMARKS.md`, "
+        "both written by",
+        "",
+        *bench_run_lines(present),
+        "",
+        results_tables(list(present.values()), BENCH_TABLES, heading="####"),
+        targets_text(list(present.values()), heading="####").rstrip(),
     ]
-    body = "\n\n".join(wanted) if wanted else text.strip()
-    # Demote the headings under this document's own.
-    return re.sub(r"(?m)^## ", "#### ", body)
+    if missing:
+        lines += ["", missing]
+    return "\n".join(lines)
 
 
-def benchmark_rows(section_title):
-    """{(series, scenario): {column: cell}} of one table of BENCHMARKS.md."""
-    path = project_dir() / "BENCHMARKS.md"
-    if not path.exists():
-        return {}
-    section = re.split(r"(?m)^## ", path.read_text())
-    body = next((part for part in section if part.startswith(section_title)), "")
-    rows = [line for line in body.splitlines() if line.startswith("|")]
-    if len(rows) < 3:
-        return {}
-    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
-    table = {}
-    for row in rows[2:]:
-        cells = dict(zip(header, (cell.strip() for cell in row.strip("|").split("|"))))
-        table[cells["series"], cells["scenario"]] = cells
-    return table
+COST_SCENARIO = "wsgi_sync_view"
 
 
-COST_SCENARIO = "WSGI, sync function view"
-SPREAD = "layouts' spread"
-
-
-def cost_sentence(series):
-    calls = benchmark_rows("Python function calls per request").get((series, COST_SCENARIO))
-    timed = benchmark_rows("Per request").get((series, COST_SCENARIO))
-    if not calls or not timed:
-        return not_run("python3 scripts/patchset.py bench")
+def cost_sentence(series, summary):
+    if summary is None:
+        return not_run(BENCH)
+    scenario = next(s for s in summary["scenarios"] if s["scenario"] == COST_SCENARIO)
+    calls = scenario["python_calls"]
+    if scenario["instruction_ratio"] is None:
+        instructions = "instructions not counted (bench ran with `--no-callgrind`)"
+    else:
+        instructions = (
+            f"an instruction ratio of {scenario['instruction_ratio']:.5f} per request "
+            f"(callgrind; the layouts' own spread is "
+            f"±{scenario['layouts_spread_percent']:.3f}%)"
+        )
     return (
         f"Middleware are classified once, when the chain is built; per request the "
         f"handler asks once about the view, as before, and for a function view that "
-        f"adds one Python call (calls per request {calls['pristine calls/req']} → "
-        f"{calls['patched calls/req']}, {calls['functions whose calls differ']}; "
-        f"{COST_SCENARIO} on Python {calls['Python']}, `BENCHMARKS.md`), an "
-        f"instruction ratio of {timed['instr ratio']} per request (callgrind; the "
-        f"layouts' own spread is {timed[SPREAD]})."
+        f"adds one Python call (calls per request {calls['pristine']:g} → "
+        f"{calls['patched']:g}, "
+        f"{changes_text(scenario['python_call_changes'])}; "
+        f"{scenario['title']} on Python {summary['python']}, "
+        f"`evidence/bench-{series}.json`), {instructions}."
     )
 
 
@@ -889,6 +917,7 @@ def build_document(manifest, workspace, generated_on):
         "lint": read_evidence("lint"),
     }
     explored = {series: read_evidence(f"explore-{series}") for series in releases}
+    benchmarks = {series: read_evidence(f"bench-{series}") for series in releases}
     ecosystem = {
         series: read_evidence(f"ecosystem-{series}") for series in (main.series, backport)
     }
@@ -917,7 +946,7 @@ def build_document(manifest, workspace, generated_on):
         "ledger_limitations": limitation_bullets(main),
         "differential_scope": differential_scope(explored[main.series]),
         "realpackages": realpackages_sentence(read_evidence(f"realpackages-{main.series}")),
-        "cost_sentence": cost_sentence(main.series),
+        "cost_sentence": cost_sentence(main.series, benchmarks[main.series]),
         "pr_commits": pr_commits(fork, main),
         "pr_proof": pr_proof(evidence["commits"], evidence["mutate"], ecosystem),
         "pr_ledger": ledger_bullets(main, short=True),
@@ -929,7 +958,7 @@ def build_document(manifest, workspace, generated_on):
         "docs": docs_text(evidence["docs"]),
         "fullsuite": fullsuite_text(evidence["fullsuite"]),
         "ecosystem": ecosystem_text(ecosystem),
-        "benchmarks": benchmarks_text(),
+        "benchmarks": benchmarks_text(benchmarks),
         "call_sites": call_sites_text({main.series: fork}),
         "remaining_sites": remaining_sites_text({main.series: fork}),
         "new_tests": new_tests_text(tests_by_series),
