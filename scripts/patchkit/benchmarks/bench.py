@@ -67,53 +67,25 @@ DUMP_MARKER = "sched_get_priority_min"
 INSTALL_VALGRIND = "apt-get update && apt-get install -y valgrind"
 
 
-@dataclasses.dataclass(frozen=True)
-class Sizes:
-    pairs: int  # pristine/patched process pairs, interleaved
-    requests: int  # per timed batch
-    repeats: int  # timed batches per process (their median is the process's figure)
-    warmup: int
-    builds: int  # load_middleware() calls per process
-    detect_number: int  # calls per timeit batch
-    detect_repeats: int
-    callgrind_requests: int  # ASGI: ~7M instructions each under valgrind
-    callgrind_warmup: int
-    callgrind_wsgi_requests: int  # WSGI: ~0.5M instructions each
-    callgrind_wsgi_warmup: int
-    callgrind_layouts: int  # memory layouts per tree, one callgrind run each
-    callgrind_calls: int  # calls counted for what one more Python call costs
-
-
-FULL = Sizes(
-    pairs=5,
-    requests=300,
-    repeats=5,
-    warmup=100,
-    builds=100,
-    detect_number=100000,
-    detect_repeats=15,
-    callgrind_requests=10,
-    callgrind_warmup=5,
-    callgrind_wsgi_requests=100,
-    callgrind_wsgi_warmup=200,
-    callgrind_layouts=5,
-    callgrind_calls=2000,
-)
-QUICK = Sizes(
-    pairs=2,
-    requests=20,
-    repeats=2,
-    warmup=10,
-    builds=10,
-    detect_number=2000,
-    detect_repeats=2,
-    callgrind_requests=2,
-    callgrind_warmup=2,
-    callgrind_wsgi_requests=5,
-    callgrind_wsgi_warmup=5,
-    callgrind_layouts=2,
-    callgrind_calls=50,
-)
+# How much each run measures: (full size, --quick).
+SIZES = {
+    "pairs": (5, 2),  # pristine/patched process pairs, interleaved
+    "requests": (300, 20),  # per timed batch
+    "repeats": (5, 2),  # timed batches per process (their median is the process's figure)
+    "warmup": (100, 10),
+    "builds": (100, 10),  # load_middleware() calls per process
+    "detect_number": (100000, 2000),  # calls per timeit batch
+    "detect_repeats": (15, 2),
+    "callgrind_requests": (10, 2),  # ASGI: ~7M instructions each under valgrind
+    "callgrind_warmup": (5, 2),
+    "callgrind_wsgi_requests": (100, 5),  # WSGI: ~0.5M instructions each
+    "callgrind_wsgi_warmup": (200, 5),
+    "callgrind_layouts": (5, 2),  # memory layouts per tree, one callgrind run each
+    "callgrind_calls": (2000, 50),  # calls counted for what one more Python call costs
+}
+Sizes = dataclasses.make_dataclass("Sizes", [(name, int) for name in SIZES], frozen=True)
+FULL = Sizes(**{name: full for name, (full, _) in SIZES.items()})
+QUICK = Sizes(**{name: quick for name, (_, quick) in SIZES.items()})
 
 
 # Statistics -------------------------------------------------------------------
