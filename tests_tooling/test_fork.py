@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 
 from conftest import FAKE_FILES, commit_all, git
@@ -51,10 +53,40 @@ def test_import_is_reproducible(project, tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
 
     assert main(["materialize", "--dest", str(first)]) == 0
+    shutil.rmtree(tmp_path / "cache" / "imports")  # as on another machine
     assert main(["materialize", "--dest", str(second)]) == 0
 
     commit_ids = [git(["rev-parse", "upstream/6.1.3"], repo) for repo in (first, second)]
     assert commit_ids[0] == commit_ids[1]
+
+
+def test_a_release_is_imported_once_and_its_forks_outlive_the_cache(project, tmp_path, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+
+    assert main(["materialize", "--dest", str(first)]) == 0
+    assert "Importing Django 6.1.3 as a commit..." in capsys.readouterr().out
+    assert main(["materialize", "--dest", str(second)]) == 0
+    assert "Importing" not in capsys.readouterr().out
+
+    shutil.rmtree(tmp_path / "cache" / "imports")
+    for repo in (first, second):
+        git(["fsck", "--no-progress"], repo)
+        git(["checkout", "-q", "upstream/6.1.3"], repo)
+        assert (repo / "django" / "core.py").read_text() == FAKE_FILES["django/core.py"]
+
+
+def test_forks_made_at_the_same_time_wait_for_one_import(project, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from patchkit.core.manifest import load_manifest
+
+    release = load_manifest().release("6.1")
+    with ThreadPoolExecutor(2) as pool:
+        forks = list(pool.map(lambda name: fork.materialize_fork(tmp_path / name, release), "ab"))
+
+    shared = tmp_path / "cache" / "imports" / "Django-6.1.3.git"
+    assert len(list((shared / "objects" / "pack").glob("*.pack"))) == 1
+    assert len({git(["rev-parse", "upstream/6.1.3"], repo) for repo in forks}) == 1
 
 
 def test_rematerializing_replaces_a_generated_fork(project, tmp_path):

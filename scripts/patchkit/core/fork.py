@@ -2,15 +2,18 @@
 git work around it (materialize, apply to a user's fork, export, compare)."""
 
 import ast
+import fcntl
+import os
 import re
 import shutil
 import tarfile
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from patchkit.core.errors import CommandError
 from patchkit.core.git import ISOLATED_CONFIG, GitError, run_git
-from patchkit.core.manifest import SCRIPTS_DIR, project_dir
+from patchkit.core.manifest import SCRIPTS_DIR, cache_dir, project_dir
 from patchkit.core.report import progress
 from patchkit.core.repostate import operation_in_progress as operation_state
 from patchkit.core.sdists import fetch_sdist, unpack_sdist
@@ -75,13 +78,62 @@ def git(args, repo):
 
 
 def import_release(repo, release, sdist_path):
-    """Commit the sdist's content as one reproducible commit tagged upstream/<v>
-    (without touching the work tree) and return the commit id; for the main series,
-    the stand-in commit on top of it."""
-    commit = import_sdist(repo, release, sdist_path)
-    if release.stand_in:
-        commit = commit_stand_in(repo, release, commit)
+    """Give repo the release as one reproducible commit tagged upstream/<v> (and, for
+    the main series, the stand-in on top of it, tagged upstream/main), without
+    touching its work tree; return the commit the series is built on.
+
+    Importing (unpacking and hashing some 6,000 files) is the slow part of making a
+    fork, and every check makes forks of its own: each release is imported once, into
+    a bare repository of the cache, and packed; a fork gets that pack as a hard link
+    (a copy across file systems) and the tags. Packs never change once written, so a
+    fork keeps working when the cache is cleared."""
+    shared = cache_dir() / "imports" / f"{release.display_name}-{release.version}.git"
+    with exclusive_lock(shared.with_suffix(".lock")):
+        if not (shared / "HEAD").exists():
+            shared.mkdir(parents=True, exist_ok=True)
+            git(["init", "-q", "--bare"], shared)
+            git(["config", "--local", "gc.auto", "0"], shared)
+        commit = import_sdist(shared, release, sdist_path)
+        if release.stand_in:
+            commit = commit_stand_in(shared, release, commit)
+        git(["repack", "-d", "-q"], shared)  # the new loose objects into one pack
+        link_packs(shared / "objects" / "pack", git_objects(repo) / "pack")
+    for tag in {release_tag(release), upstream_tag(release)}:
+        git(["update-ref", f"refs/tags/{tag}", existing_tag(shared, tag)], repo)
     return commit
+
+
+@contextmanager
+def exclusive_lock(path):
+    """Hold an flock on path (made if missing) while the block runs; other runs
+    wait. The kernel releases it if this one dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def git_objects(repo):
+    return Path(repo, git(["rev-parse", "--git-path", "objects"], repo).strip())
+
+
+def link_packs(source, target):
+    """Every pack of source into target, each index after its pack (git reads a pack
+    once its index is there), through a temporary name so no half-copied file is
+    ever seen."""
+    target.mkdir(parents=True, exist_ok=True)
+    packs = sorted(source.glob("pack-*.pack"))
+    others = sorted(p for p in source.glob("pack-*") if p.suffix not in (".pack", ".idx"))
+    for path in [*packs, *others, *(p.with_suffix(".idx") for p in packs)]:
+        destination = target / path.name
+        if destination.exists():
+            continue
+        temporary = target / f"tmp-{os.getpid()}-{path.name}"
+        try:
+            os.link(path, temporary)
+        except OSError:  # another file system, or links not allowed
+            shutil.copy2(path, temporary)
+        os.replace(temporary, destination)
 
 
 def existing_tag(repo, tag):
