@@ -67,12 +67,29 @@ def test_a_release_is_imported_once_and_its_forks_outlive_the_cache(project, tmp
     assert "Importing Django 6.1.3 as a commit..." in capsys.readouterr().out
     assert main(["materialize", "--dest", str(second)]) == 0
     assert "Importing" not in capsys.readouterr().out
+    packs = list((second / ".git" / "objects" / "pack").glob("pack-*.pack"))
+    assert packs and all(pack.stat().st_nlink == 3 for pack in packs)  # cache, first, second
 
     shutil.rmtree(tmp_path / "cache" / "imports")
     for repo in (first, second):
         git(["fsck", "--no-progress"], repo)
         git(["checkout", "-q", "upstream/6.1.3"], repo)
         assert (repo / "django" / "core.py").read_text() == FAKE_FILES["django/core.py"]
+
+
+def test_across_file_systems_the_import_is_copied(project, tmp_path, monkeypatch):
+    def no_links(source, target):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(fork.os, "link", no_links)
+    dest = tmp_path / "fork"
+
+    assert main(["materialize", "--dest", str(dest)]) == 0
+
+    packs = list((dest / ".git" / "objects" / "pack").glob("pack-*.pack"))
+    assert packs and all(pack.stat().st_nlink == 1 for pack in packs)
+    git(["fsck", "--no-progress"], dest)
+    assert (dest / "django" / "core.py").read_text() == FAKE_FILES["django/core.py"]
 
 
 def test_forks_made_at_the_same_time_wait_for_one_import(project, tmp_path):
