@@ -93,10 +93,12 @@ def import_release(repo, release, sdist_path):
             shared.mkdir(parents=True, exist_ok=True)
             git(["init", "-q", "--bare"], shared)
             git(["config", "--local", "gc.auto", "0"], shared)
+        imported = existing_tag(shared, upstream_tag(release)) is not None
         commit = import_sdist(shared, release, sdist_path)
         if release.stand_in:
             commit = commit_stand_in(shared, release, commit)
-        git(["repack", "-d", "-q"], shared)  # the new loose objects into one pack
+        if not imported:
+            git(["repack", "-d", "-q"], shared)  # the new loose objects into one pack
         link_packs(shared / "objects" / "pack", git_objects(repo) / "pack")
     for tag in {release_tag(release), upstream_tag(release)}:
         git(["update-ref", f"refs/tags/{tag}", existing_tag(shared, tag)], repo)
